@@ -1,0 +1,36 @@
+# fusionhub — the two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint system-deps bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+## Hub with an embedded Redis-compatible server and 16 simulated cameras: http://127.0.0.1:8080
+demo: setup
+	$(BIN)/fusionhub demo
+
+## Debian packages the tests talk to (ffmpeg, GStreamer RTSP server); installed when missing
+system-deps:
+	@scripts/ensure-system-deps.sh
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup system-deps lint
+	$(BIN)/python -m pytest
+
+## Benchmarks (not tests): CPU per ingested stream and per viewer, first-frame time
+bench: setup
+	$(BIN)/python -m loadtests.bench_core
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Analytics: keyframe sampler, detector worker, alert engine and evidence clips."""

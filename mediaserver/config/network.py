@@ -1,0 +1,25 @@
+"""Listening sockets: HTTP (API, WHEP/WHIP, web app) and RTSP."""
+
+from pydantic import Field
+
+from .base import Section
+
+
+class HttpConfig(Section):
+    host: str = Field("0.0.0.0", title="HTTP bind address")
+    port: int = Field(8080, ge=0, le=65535, title="HTTP port (API, WHEP/WHIP, web app)")
+    cors_origins: tuple[str, ...] = Field(
+        ("*",), title="Origins allowed to call WHEP/WHIP and the API from a browser")
+    public_url: str | None = Field(
+        None, title="Base URL clients use to reach this node (for Location headers behind a "
+        "proxy); derived from the request when unset")
+
+
+class RtspConfig(Section):
+    enabled: bool = Field(True, title="Serve sources at rtsp://host:port/{source_id}")
+    host: str = Field("0.0.0.0", title="RTSP bind address")
+    port: int = Field(8554, ge=0, le=65535, title="RTSP port")
+    session_timeout: float = Field(60.0, gt=0, title="Seconds without keep-alive before an "
+                                   "RTSP reader session is closed")
+    max_connections: int = Field(1000, ge=1, title="Concurrent RTSP connections (global cap)")
+    max_connections_per_ip: int = Field(100, ge=1, title="Concurrent RTSP connections per IP")

@@ -1,0 +1,233 @@
+"""The live state of one source on this node: track, GOP cache, subscribers and counters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+
+from .access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
+from .subscriber import DEFAULT_MAXSIZE, Subscriber
+
+logger = logging.getLogger(__name__)
+
+#: A GOP cache above either limit is dropped until the next keyframe (a camera with a 60 s GOP
+#: must not hold a viewer's worth of memory per stream).
+MAX_GOP_FRAMES = 600
+MAX_GOP_BYTES = 32 * 1024 * 1024
+
+_H264_PARAMETER_SET_TYPES = {7, 8}
+_H265_PARAMETER_SET_TYPES = {32, 33, 34}
+
+
+def _nal_kind(codec: str, nalu: bytes) -> int:
+    if not nalu:
+        return -1
+    if codec == "h265":
+        return (nalu[0] >> 1) & 0x3F
+    return nalu[0] & 0x1F
+
+
+def _parameter_set_types(codec: str) -> set[int]:
+    return _H265_PARAMETER_SET_TYPES if codec == "h265" else _H264_PARAMETER_SET_TYPES
+
+
+class StreamStats:
+    """Counters of one stream, exported as metrics and status fields."""
+
+    __slots__ = ("aus_in", "bytes_in", "keyframes_in", "dropped_in", "last_au_time",
+                 "sessions", "fps", "bitrate", "_window_start", "_window_aus", "_window_bytes")
+
+    def __init__(self) -> None:
+        self.aus_in = 0
+        self.bytes_in = 0
+        self.keyframes_in = 0
+        self.dropped_in = 0
+        self.last_au_time = 0.0
+        self.sessions = 0
+        self.fps = 0.0
+        self.bitrate = 0.0
+        self._window_start = time.monotonic()
+        self._window_aus = 0
+        self._window_bytes = 0
+
+    def count(self, au: AccessUnit, now: float) -> None:
+        self.aus_in += 1
+        self.bytes_in += au.size
+        self.keyframes_in += au.keyframe
+        self.last_au_time = now
+        self._window_aus += 1
+        self._window_bytes += au.size
+        elapsed = now - self._window_start
+        if elapsed >= 2.0:
+            self.fps = self._window_aus / elapsed
+            self.bitrate = self._window_bytes * 8 / elapsed
+            self._window_start = now
+            self._window_aus = 0
+            self._window_bytes = 0
+
+
+class Stream:
+    """Fan-out point of one source.
+
+    A publisher calls :meth:`begin_session`, :meth:`set_track` and then :meth:`publish` for each
+    access unit. Each publisher session starts at a keyframe and its timestamps are rebased so
+    that subscribers see one continuous, increasing 90 kHz clock across camera restarts.
+    """
+
+    def __init__(self, stream_id: str) -> None:
+        self.id = stream_id
+        self.track: VideoTrack | None = None
+        self.stats = StreamStats()
+        self._subscribers: list[Subscriber] = []
+        self._gop: list[AccessUnit] = []
+        self._gop_bytes = 0
+        self._gop_valid = False
+        self._waiting_keyframe = True
+        self._pts_offset = 0
+        self._rebase = True
+        self._last_pts: int | None = None
+        self._parameter_sets: dict[int, bytes] = {}
+        self._keyframe_event = asyncio.Event()
+        self.publishing = False
+
+    # -- publisher side -------------------------------------------------------------------
+
+    def begin_session(self) -> None:
+        """A (re)connected publisher starts: next access units begin at a keyframe."""
+        self.stats.sessions += 1
+        self._waiting_keyframe = True
+        self._rebase = True
+        self._gop.clear()
+        self._gop_bytes = 0
+        self._gop_valid = False
+        self._keyframe_event.clear()
+        self.publishing = True
+        for sub in self._subscribers:
+            sub.resync()
+
+    def end_session(self) -> None:
+        self.publishing = False
+        self._keyframe_event.clear()
+
+    def set_track(self, track: VideoTrack) -> None:
+        if track != self.track:
+            logger.info("[%s] track %s %sx%s", self.id, track.codec, track.width, track.height)
+        self.track = track
+        types = _parameter_set_types(track.codec)
+        for ps in track.parameter_sets:
+            kind = _nal_kind(track.codec, ps)
+            if kind in types:
+                self._parameter_sets[kind] = ps
+
+    def publish(self, au: AccessUnit) -> None:
+        """Cache and fan out one access unit. Never blocks, never raises on a slow consumer."""
+        now = time.monotonic()
+        if self._waiting_keyframe:
+            if not au.keyframe:
+                self.stats.dropped_in += 1
+                return
+            self._waiting_keyframe = False
+        if au.keyframe:
+            au = self._with_parameter_sets(au)
+        self._rebase_pts(au)
+        self.stats.count(au, now)
+        self._cache(au)
+        for sub in self._subscribers:
+            sub.offer(au)
+        if au.keyframe:
+            self._keyframe_event.set()
+
+    def _rebase_pts(self, au: AccessUnit) -> None:
+        if self._rebase:
+            self._rebase = False
+            if self._last_pts is None:
+                self._pts_offset = 0
+            else:
+                # continue one nominal frame after the last picture the subscribers saw
+                self._pts_offset = self._last_pts + VIDEO_CLOCK_RATE // 25 - au.pts
+        pts = au.pts + self._pts_offset
+        if self._last_pts is not None and pts <= self._last_pts:
+            # timestamps going backwards inside a session: keep the clock increasing
+            self._pts_offset += self._last_pts + 1 - pts
+            pts = self._last_pts + 1
+        au.pts = pts
+        self._last_pts = pts
+
+    def _with_parameter_sets(self, au: AccessUnit) -> AccessUnit:
+        types = _parameter_set_types(au.codec)
+        present = set()
+        for nalu in au.nalus:
+            kind = _nal_kind(au.codec, nalu)
+            if kind in types:
+                present.add(kind)
+                self._parameter_sets[kind] = nalu
+        missing = [self._parameter_sets[k] for k in sorted(types - present)
+                   if k in self._parameter_sets]
+        if not missing:
+            return au
+        return AccessUnit(missing + list(au.nalus), au.pts, True, au.codec)
+
+    def _cache(self, au: AccessUnit) -> None:
+        if au.keyframe:
+            self._gop = [au]
+            self._gop_bytes = au.size
+            self._gop_valid = True
+            return
+        if not self._gop_valid:
+            return
+        if len(self._gop) >= MAX_GOP_FRAMES or self._gop_bytes + au.size > MAX_GOP_BYTES:
+            logger.debug("[%s] GOP too long for the cache, dropped until next keyframe", self.id)
+            self._gop = []
+            self._gop_bytes = 0
+            self._gop_valid = False
+            return
+        self._gop.append(au)
+        self._gop_bytes += au.size
+
+    # -- subscriber side ------------------------------------------------------------------
+
+    def subscribe(self, name: str, maxsize: int = DEFAULT_MAXSIZE) -> Subscriber:
+        """Attach a subscriber, pre-filled with the GOP cache so it starts at once."""
+        sub = Subscriber(self.id, name, maxsize=max(maxsize, len(self._gop) + 2))
+        for au in self._gop:
+            sub.offer(au)
+        self._subscribers.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        sub.close()
+        try:
+            self._subscribers.remove(sub)
+        except ValueError:
+            pass
+
+    @property
+    def subscribers(self) -> Iterator[Subscriber]:
+        return iter(tuple(self._subscribers))
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def latest_keyframe(self) -> AccessUnit | None:
+        """The newest cached keyframe (for snapshots and the sampler), if any."""
+        return self._gop[0] if self._gop_valid and self._gop else None
+
+    def gop(self) -> tuple[AccessUnit, ...]:
+        return tuple(self._gop) if self._gop_valid else ()
+
+    async def wait_keyframe(self, timeout: float | None) -> bool:
+        """Wait until the current session has delivered a keyframe; False on timeout."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._keyframe_event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def close(self) -> None:
+        for sub in tuple(self._subscribers):
+            self.unsubscribe(sub)
+        self.publishing = False

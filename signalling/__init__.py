@@ -1,0 +1,1 @@
+"""WebRTC signalling: WHEP (viewing) and WHIP (publishing) over aiortc, H.264 relayed as packets."""

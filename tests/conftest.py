@@ -1,0 +1,1 @@
+"""Shared fixtures. Fixtures for a given area live in that area's conftest.py."""

@@ -1,0 +1,76 @@
+from mediaserver.core.access_unit import AccessUnit, VideoTrack
+from mediaserver.core.stream import MAX_GOP_FRAMES, Stream
+
+SPS, PPS = b"\x67\x42\x00\x1f", b"\x68\xce\x3c\x80"
+
+
+def key(pts: int, with_ps: bool = True) -> AccessUnit:
+    nalus = [SPS, PPS, b"\x65idr"] if with_ps else [b"\x65idr"]
+    return AccessUnit(nalus, pts, True)
+
+
+def delta(pts: int) -> AccessUnit:
+    return AccessUnit([b"\x41p"], pts, False)
+
+
+def test_new_subscriber_starts_from_the_gop_cache():
+    s = Stream("cam")
+    s.begin_session()
+    s.publish(delta(0))  # before the first keyframe: dropped
+    s.publish(key(3600))
+    s.publish(delta(7200))
+    sub = s.subscribe("viewer")
+    assert [a.keyframe for a in sub._queue] == [True, False]
+    assert s.stats.dropped_in == 1
+    s.publish(key(10800))
+    assert s.latest_keyframe().pts == 10800  # the first session keeps its clock
+    assert len(s.gop()) == 1
+
+
+def test_parameter_sets_prepended_to_keyframes_from_track():
+    s = Stream("cam")
+    s.begin_session()
+    s.set_track(VideoTrack("h264", 640, 360, parameter_sets=(SPS, PPS)))
+    s.publish(key(0, with_ps=False))
+    assert s.latest_keyframe().nalus == (SPS, PPS, b"\x65idr")
+
+
+def test_pts_continue_across_sessions_and_never_go_backwards():
+    s = Stream("cam")
+    sub = s.subscribe("v", maxsize=50)
+    s.begin_session()
+    s.publish(key(900_000))
+    s.publish(delta(903_600))
+    s.begin_session()  # camera restarted: its clock starts again
+    s.publish(key(0))
+    s.publish(delta(3600))
+    s.publish(delta(1800))  # backwards inside a session
+    pts = [a.pts for a in sub._queue]  # the restart resynced the subscriber at its keyframe
+    assert pts[0] == 903_600 + 3600  # one nominal frame after the last picture seen
+    assert pts == sorted(pts) and len(set(pts)) == len(pts)
+
+
+def test_gop_cache_is_bounded():
+    s = Stream("cam")
+    s.begin_session()
+    s.publish(key(0))
+    for i in range(MAX_GOP_FRAMES + 5):
+        s.publish(delta(3600 * (i + 1)))
+    assert s.gop() == ()
+    assert s.latest_keyframe() is None
+    s.publish(key(10**9))
+    assert len(s.gop()) == 1
+
+
+def test_slow_subscriber_never_affects_others():
+    s = Stream("cam")
+    s.begin_session()
+    slow = s.subscribe("slow", maxsize=5)
+    fast = s.subscribe("fast", maxsize=1000)
+    s.publish(key(0))
+    for i in range(1, 200):
+        s.publish(key(i * 3600) if i % 50 == 0 else delta(i * 3600))
+        fast._queue.clear()  # the fast one keeps up
+    assert slow.dropped > 0
+    assert fast.dropped == 0
+    assert s.stats.aus_in == 200
