@@ -23,3 +23,11 @@ class RtspConfig(Section):
                                    "RTSP reader session is closed")
     max_connections: int = Field(1000, ge=1, title="Concurrent RTSP connections (global cap)")
     max_connections_per_ip: int = Field(100, ge=1, title="Concurrent RTSP connections per IP")
+    describe_timeout: float = Field(10.0, gt=0, title="Seconds DESCRIBE/SETUP waits for an "
+                                    "on-demand source's first keyframe")
+    request_timeout: float = Field(10.0, gt=0, title="Seconds an incomplete request may take "
+                                   "before the connection is closed (slowloris)")
+    write_high_water: int = Field(256 * 1024, ge=16 * 1024, title="Bytes queued for a reader "
+                                  "before the sender waits for the socket")
+    send_buffer: int | None = Field(256 * 1024, title="Kernel send buffer (SO_SNDBUF) per "
+                                    "reader connection; null lets the OS size it")

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .base import Section
 
@@ -36,6 +36,13 @@ class SourceConfig(Section):
     location: Location | None = None
     tags: tuple[str, ...] = ()
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+
+    @field_validator("group")
+    @classmethod
+    def _no_dot_segments(cls, value: str) -> str:
+        if any(part in (".", "..") for part in value.split("/")):
+            raise ValueError("group path segments may not be '.' or '..'")
+        return value
 
     def display_name(self) -> str:
         return self.name or self.id

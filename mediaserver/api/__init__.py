@@ -1,0 +1,1 @@
+"""HTTP API: REST routes, auth, WebSocket events, metrics, OpenAPI."""

@@ -1,0 +1,1 @@
+"""Egress other than WebRTC: RTSP re-serve and snapshots."""

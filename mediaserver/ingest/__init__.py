@@ -1,0 +1,1 @@
+"""Publishers that feed Streams: RTSP pull, PyAV sources (files, other URLs)."""
