@@ -48,3 +48,7 @@ class WebRtcConfig(Section):
         (), title="Addresses offered as host candidates; empty means every interface "
         "(loopback excluded). Set [127.0.0.1] for loopback-only tests")
     max_sessions: int = Field(500, ge=1, title="Concurrent WHEP/WHIP sessions on this node")
+    connect_timeout: float = Field(30.0, gt=0, title="Seconds a new session may take to reach "
+                                   "'connected' before it is closed and counted as failed")
+    catch_up_bitrate: int = Field(20_000_000, ge=1_000_000, title="Rate (bit/s) at which the "
+                                  "cached GOP is sent to a new viewer so it catches up to live")

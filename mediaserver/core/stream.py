@@ -19,6 +19,7 @@ MAX_GOP_BYTES = 32 * 1024 * 1024
 
 _H264_PARAMETER_SET_TYPES = {7, 8}
 _H265_PARAMETER_SET_TYPES = {32, 33, 34}
+_AUD_TYPE = {"h264": 9, "h265": 35}
 
 
 def _nal_kind(codec: str, nalu: bytes) -> int:
@@ -167,7 +168,10 @@ class Stream:
                    if k in self._parameter_sets]
         if not missing:
             return au
-        return AccessUnit(missing + list(au.nalus), au.pts, True, au.codec)
+        nalus = list(au.nalus)
+        # parameter sets go after an access unit delimiter, which must stay first
+        at = 1 if nalus and _nal_kind(au.codec, nalus[0]) == _AUD_TYPE[au.codec] else 0
+        return AccessUnit(nalus[:at] + missing + nalus[at:], au.pts, True, au.codec)
 
     def _cache(self, au: AccessUnit) -> None:
         if au.keyframe:

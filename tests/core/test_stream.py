@@ -74,3 +74,11 @@ def test_slow_subscriber_never_affects_others():
     assert slow.dropped > 0
     assert fast.dropped == 0
     assert s.stats.aus_in == 200
+
+
+def test_parameter_sets_go_after_the_access_unit_delimiter():
+    s = Stream("cam")
+    s.begin_session()
+    s.set_track(VideoTrack("h264", 640, 360, parameter_sets=(SPS, PPS)))
+    s.publish(AccessUnit([b"\x09\xf0", b"\x65idr"], 0, True))
+    assert s.latest_keyframe().nalus == (b"\x09\xf0", SPS, PPS, b"\x65idr")
