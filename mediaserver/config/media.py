@@ -38,7 +38,7 @@ class ProbeConfig(Section):
     interval: float = Field(60.0, gt=0, title="Each idle camera is probed once per interval; "
                             "probes are spread evenly over it")
     timeout: float = Field(5.0, gt=0, title="Seconds for one probe (OPTIONS + DESCRIBE)")
-    concurrency: int = Field(64, ge=1, title="Probes in flight at once")
+    concurrency: int = Field(256, ge=1, title="Probes in flight at once")
 
 
 class WebRtcConfig(Section):

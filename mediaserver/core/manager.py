@@ -25,6 +25,12 @@ from .subscriber import DEFAULT_MAXSIZE, Subscriber
 logger = logging.getLogger(__name__)
 
 
+async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for it to end, without swallowing a cancel of our own."""
+    task.cancel()
+    await asyncio.wait([task])
+
+
 class StreamState(enum.Enum):
     STARTING = "starting"
     READY = "ready"
@@ -124,11 +130,7 @@ class StreamManager:
         entry = self._entries.get(source_id)
         if entry is None or entry.supervisor is None:
             return
-        entry.supervisor.cancel()
-        try:
-            await entry.supervisor
-        except asyncio.CancelledError:
-            pass
+        await _cancel_and_wait(entry.supervisor)
         entry.stream.end_session()
         entry.state = StreamState.STARTING
         entry.supervisor = asyncio.create_task(self._supervise(source_id, entry),
@@ -180,11 +182,7 @@ class StreamManager:
             entry.linger.cancel()
         was_streaming = entry.stream.publishing
         if entry.supervisor is not None:
-            entry.supervisor.cancel()
-            try:
-                await entry.supervisor
-            except asyncio.CancelledError:
-                pass
+            await _cancel_and_wait(entry.supervisor)
         entry.stream.close()
         logger.info("[%s] closed", source_id)
         if was_streaming and entry.supervisor is not None:
@@ -208,6 +206,10 @@ class StreamManager:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the supervisor is the catch-all by design
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    # asyncio.wait_for (3.11) can turn our cancellation into the inner error
+                    raise asyncio.CancelledError from exc
                 entry.last_error = scrub(str(exc) or type(exc).__name__)
                 state = "error" if isinstance(exc, UpstreamAuthError | UnsupportedMedia) \
                     else "offline"

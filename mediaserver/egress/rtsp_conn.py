@@ -46,6 +46,9 @@ class RtspConnection(MethodHandlers):
         #: when the bytes of an incomplete message started to arrive (slow-loris guard)
         self.partial_since: float | None = None
         self.closing = False
+        #: sources this connection was authorized for (DESCRIBE's URL may carry ?token=,
+        #: the SETUP control URLs derived from Content-Base do not)
+        self.authorized: set[str] = set()
 
     # -- life cycle ---------------------------------------------------------------------------
 

@@ -177,9 +177,11 @@ class MethodHandlers:
         return session
 
     async def _authorize(self: RtspConnection, request: Request, source_id: str) -> None:
-        if self.ctx.authorize is not None and not await self.ctx.authorize(
-                request, source_id, "read"):
+        if self.ctx.authorize is None or source_id in self.authorized:
+            return
+        if not await self.ctx.authorize(request, source_id, "read"):
             raise RtspError(401, "authorization required")
+        self.authorized.add(source_id)
 
     async def _ready_stream(self: RtspConnection, source_id: str) -> Stream:
         """The stream with a track and a keyframe, starting an on-demand source if needed."""

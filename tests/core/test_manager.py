@@ -99,3 +99,25 @@ async def test_always_on_starts_without_subscribers():
     assert mgr.stream("cam") is not None
     await mgr.aclose()
     assert log == ["start", "stop"]
+
+
+class ErrorOnCancel:
+    """A publisher whose connect turns a cancellation into an error (asyncio.wait_for in
+    Python 3.11 does this when the inner call fails at the same moment)."""
+
+    async def run(self, stream):
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise ConnectionRefusedError("refused") from None
+
+
+async def test_cancellation_is_not_lost_when_a_publisher_turns_it_into_an_error():
+    async def publisher_for(source_id):
+        return ErrorOnCancel()
+
+    mgr = StreamManager(publisher_for, Recorder(), ManagerSettings(backoff_initial=0.01))
+    await mgr.subscribe("cam", "v")
+    await asyncio.sleep(0.05)
+    async with asyncio.timeout(2):
+        await mgr.aclose()

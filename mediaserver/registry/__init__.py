@@ -1,0 +1,1 @@
+"""Sources, live status, probes and events: the Redis contract lives here."""

@@ -1,0 +1,1 @@
+"""Redis connection and the embedded Redis-compatible server's lifecycle."""
