@@ -32,6 +32,7 @@ from .api.auth import Access
 from .api.events_ws import EventsWebSocket
 from .api.health import HealthApi
 from .api.metrics import Metrics, MetricsApi, stream_collector
+from .api.node_metrics import probe_collector, rtsp_collector, webrtc_collector
 from .api.openapi import OpenApiApi
 from .api.snapshot import SnapshotApi
 from .api.sources import SourcesApi
@@ -70,6 +71,7 @@ class Hub:
         self.status: StatusBoard
         self.manager: StreamManager
         self.rtsp: RtspServer | None = None
+        self.probes: ProbeScheduler | None = None
         self.whep: WhepEndpoint
         self.http_port: int | None = None
 
@@ -108,7 +110,7 @@ class Hub:
             logger.info("%d sources from the config file merged into the registry", count)
 
         # 3. access, streams
-        self.access = Access(s.auth, self.registry)
+        self.access = Access(s.auth, self.registry, metrics=self.metrics)
         self.manager = StreamManager(self._publisher_for, self.status, ManagerSettings(
             close_after=s.streams.close_after, backoff_initial=s.streams.backoff_initial,
             backoff_max=s.streams.backoff_max, subscriber_queue=s.streams.subscriber_queue))
@@ -160,6 +162,11 @@ class Hub:
         app = web.Application(middlewares=[self.access.error_middleware()],
                               client_max_size=64 * 1024 * 1024)
         self.metrics.add_collector(stream_collector(self.manager))
+        self.metrics.add_collector(webrtc_collector(self.whep))
+        if self.rtsp is not None:
+            self.metrics.add_collector(rtsp_collector(self.rtsp.stats))
+        if self.probes is not None:
+            self.metrics.add_collector(probe_collector(self.probes.stats))
         SourcesApi(self.registry, self.status, self.access, self._source_changed).add_routes(app)
         EventsWebSocket(self.status, self.registry, self.access, self.redis.client,
                         prefix=s.redis.prefix).add_routes(app)
@@ -202,6 +209,7 @@ class Hub:
                 self.status.update_metrics(stream.id, fps=round(stream.stats.fps, 1),
                                            bitrate=int(stream.stats.bitrate),
                                            viewers=stream.subscriber_count)
+            await self.whep.refresh_stats()
 
     def _spawn(self, coro, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))

@@ -280,6 +280,7 @@ _STREAM_FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("fusionhub_stream_viewers", "gauge", "Subscribers attached to the stream"),
     ("fusionhub_stream_bytes_in_total", "counter", "Bytes of access units published"),
     ("fusionhub_stream_access_units_in_total", "counter", "Access units published"),
+    ("fusionhub_stream_packets_in_total", "counter", "Transport packets received upstream"),
     ("fusionhub_stream_fps", "gauge", "Frames per second published (2 s window)"),
     ("fusionhub_stream_bitrate_bps", "gauge", "Bits per second published (2 s window)"),
     ("fusionhub_subscriber_drops_total", "counter",
@@ -312,7 +313,7 @@ def stream_collector(manager: StreamSource) -> Collector:
             stats = stream.stats
             # the rate window only moves when media arrives: a stalled stream reports 0
             fresh = time.monotonic() - stats.last_au_time < STALE_AFTER
-            values = (stream.subscriber_count, stats.bytes_in, stats.aus_in,
+            values = (stream.subscriber_count, stats.bytes_in, stats.aus_in, stats.packets_in,
                       stats.fps if fresh else 0.0, stats.bitrate if fresh else 0.0,
                       drops + stats.dropped_in, bytes_out)
             labels = (("source", stream.id),)

@@ -37,12 +37,14 @@ def _parameter_set_types(codec: str) -> set[int]:
 class StreamStats:
     """Counters of one stream, exported as metrics and status fields."""
 
-    __slots__ = ("aus_in", "bytes_in", "keyframes_in", "dropped_in", "last_au_time",
+    __slots__ = ("aus_in", "bytes_in", "packets_in", "keyframes_in", "dropped_in", "last_au_time",
                  "sessions", "fps", "bitrate", "_window_start", "_window_aus", "_window_bytes")
 
     def __init__(self) -> None:
         self.aus_in = 0
         self.bytes_in = 0
+        #: transport packets (RTP, RTMP messages...) received by publishers, when they count
+        self.packets_in = 0
         self.keyframes_in = 0
         self.dropped_in = 0
         self.last_au_time = 0.0

@@ -105,6 +105,7 @@ class _RtpReceiver:
             return
         owner.packets_received += 1
         owner.bytes_received += len(data)
+        self.stream.stats.packets_in += 1
         self.last_packet = asyncio.get_running_loop().time()
         if packet.ssrc != self.ssrc:
             if self.ssrc is not None:

@@ -69,6 +69,14 @@ async def test_viewer_watches_camera_with_sps_only_in_sdp(make_hub, gst_camera):
     assert "streaming" in states and states[-1] == "online"
 
 
+async def scrape(hub) -> dict[str, float]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{hub.http_port}/metrics") as resp:
+            text = await resp.text()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
 async def _state_is(hub, source_id, state):
     status = await status_of(hub, source_id)
     return status if status.get("state") == state else None
@@ -132,6 +140,11 @@ async def test_ten_viewers_at_full_rate_while_an_eleventh_reads_nothing(make_hub
         print("viewer fps:", [round(r, 1) for r in rates])
         assert min(rates) > 20
         assert stalled.dropped > 0 and stalled.delivered == 0
+        metrics = await scrape(hub)
+        assert metrics["fusionhub_webrtc_sessions"] == 10
+        assert metrics['fusionhub_stream_viewers{source="cam1"}'] == 11
+        assert metrics['fusionhub_stream_packets_in_total{source="cam1"}'] > 100
+        assert metrics['fusionhub_subscriber_drops_total{source="cam1"}'] >= stalled.dropped
     finally:
         await asyncio.gather(*(v.close() for v in viewers))
         hub.manager.unsubscribe(stalled)
