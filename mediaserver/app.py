@@ -4,14 +4,16 @@ Start order (each step may use the ones before it):
 
 1. Redis (embedded Valkey unless ``redis.url``), source registry, status board
 2. sources from the config file merged into the registry
-3. access control, stream manager (on-demand pulls + supervisor), always-on sources
+3. access control, stream manager (on-demand pulls + supervisor), always-on sources, the
+   publisher lifecycle of pushed sources (claims, silence, grace periods)
 4. probe scheduler (colours idle cameras)
-5. RTSP re-serve
+5. RTSP re-serve and RTSP push (ANNOUNCE/RECORD), RTMP push
 6. HTTP: REST API, WebSocket events, WHEP, snapshots, metrics, health, OpenAPI, web app
 
 Shutdown runs in the reverse order, which is the documented order for this server: stop
-accepting HTTP (signalling endpoints), close WebRTC peer connections, stop the RTSP server and
-its readers, stop probes and ingest (publishers, supervisors), flush status, close Redis. Each
+accepting HTTP (signalling endpoints), close WebRTC peer connections, stop the RTMP server and
+the RTSP server (their publishers and readers), stop probes, end pushed publishers' claims and
+grace periods, stop ingest (publishers, supervisors), flush status, close Redis. Each
 step is bounded; a step that fails is logged and the next one still runs.
 """
 
@@ -40,9 +42,11 @@ from .api.webapp import WebApp
 from .config import Settings
 from .core.interfaces import Publisher
 from .core.manager import ManagerSettings, StreamManager
+from .core.push import PushPublishers
 from .egress.rtsp_server import RtspServer
 from .errors import SourceNotFound
 from .ingest.factory import publisher_for_source
+from .ingest.rtmp_server import RtmpServer
 from .ingest.rtsp_probe import probe_rtsp
 from .registry.probe_scheduler import ProbeScheduler
 from .registry.sources import SourceRegistry
@@ -71,6 +75,8 @@ class Hub:
         self.status: StatusBoard
         self.manager: StreamManager
         self.rtsp: RtspServer | None = None
+        self.push: PushPublishers
+        self.rtmp: RtmpServer | None = None
         self.probes: ProbeScheduler | None = None
         self.whep: WhepEndpoint
         self.http_port: int | None = None
@@ -85,9 +91,10 @@ class Hub:
         except BaseException:
             await self.aclose()
             raise
-        logger.info("fusionhub %s node %s ready: http://%s:%s/ rtsp port %s", __version__,
-                    self.node_id, s.http.host, self.http_port,
-                    self.rtsp.port if self.rtsp else "off")
+        logger.info("fusionhub %s node %s ready: http://%s:%s/ rtsp port %s rtmp port %s",
+                    __version__, self.node_id, s.http.host, self.http_port,
+                    self.rtsp.port if self.rtsp else "off",
+                    self.rtmp.port if self.rtmp else "off")
 
     async def _start(self) -> None:
         s = self.settings
@@ -118,6 +125,12 @@ class Hub:
         for source in s.sources:
             if source.always_on and not source.publish:
                 await self.manager.ensure_started(source.id, always_on=True)
+        self.push = PushPublishers(self.manager, self.status, self.registry,
+                                   grace_period=s.push.grace_period,
+                                   silence_timeout=s.push.silence_timeout,
+                                   takeover=s.push.takeover)
+        await self.push.start()
+        self._on_close("push", self.push.aclose)  # closed before ingest, after the servers
         self._spawn(self._report_live_counters(), "status-counters")
 
         # 4. probes
@@ -139,9 +152,14 @@ class Hub:
                                    request_timeout=s.rtsp.request_timeout,
                                    write_high_water=s.rtsp.write_high_water,
                                    send_buffer=s.rtsp.send_buffer,
-                                   authorize=self.access.authorize_rtsp)
+                                   authorize=self.access.authorize_rtsp,
+                                   publishers=self.push)
             await self.rtsp.start()
             self._on_close("rtsp", self.rtsp.aclose)
+        if s.rtmp.enabled:
+            self.rtmp = RtmpServer(self.push, self.access.authorize_token, s.rtmp)
+            await self.rtmp.start()
+            self._on_close("rtmp", self.rtmp.aclose)
 
         # 6. HTTP
         self.whep = WhepEndpoint(self.manager, self.access.check_source, s.webrtc,

@@ -185,10 +185,16 @@ class Access:
         """The RTSP server's hook: a token as ``Authorization: Bearer``, as the password of
         ``Basic`` (``rtsp://any:TOKEN@host/id``) or as ``?token=`` in the URL. False asks the
         reader for credentials (401); an out-of-scope source raises ``AccessDenied(404)``."""
+        return await self.authorize_token(_rtsp_token(request), source_id, action)
+
+    async def authorize_token(self, token: str | None, source_id: str, action: str) -> bool:
+        """For protocols that carry a bare token (RTSP, RTMP's ``?token=``): False when it is
+        missing, expired or forged (after the failure delay); ``AccessDenied`` 403 when the
+        role lacks ``action`` (``read`` means ``view``), 404 when the source is unknown or out
+        of scope (a device: any source but its own)."""
         if self.mode == "none":
             return True
         assert self._secret is not None
-        token = _rtsp_token(request)
         if token is None:
             return False
         try:

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from ..errors import ConfigError
 from .media import ProbeConfig, PullConfig, StreamsConfig, WebRtcConfig
 from .network import HttpConfig, RtspConfig
+from .push import PushConfig, RtmpConfig
 from .services import AuthConfig, LogConfig, RedisConfig
 from .sources import AnalyticsSettings, Location, SourceConfig
 
@@ -28,6 +29,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), title="Embedded Redis data, clips, snapshots")
     http: HttpConfig = Field(default_factory=HttpConfig)
     rtsp: RtspConfig = Field(default_factory=RtspConfig)
+    rtmp: RtmpConfig = Field(default_factory=RtmpConfig)
+    push: PushConfig = Field(default_factory=PushConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     streams: StreamsConfig = Field(default_factory=StreamsConfig)

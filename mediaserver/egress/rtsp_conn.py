@@ -19,6 +19,7 @@ from ..protocols.rtsp.headers import Headers
 from ..protocols.rtsp.message import InterleavedFrame, MessageReader, Request, Response
 from .rtsp_context import ServerContext
 from .rtsp_methods import MethodHandlers
+from .rtsp_publisher import PublisherSession
 from .rtsp_session import ServerSession, SessionState
 
 logger = logging.getLogger(__name__)
@@ -46,9 +47,11 @@ class RtspConnection(MethodHandlers):
         #: when the bytes of an incomplete message started to arrive (slow-loris guard)
         self.partial_since: float | None = None
         self.closing = False
-        #: sources this connection was authorized for (DESCRIBE's URL may carry ?token=,
-        #: the SETUP control URLs derived from Content-Base do not)
-        self.authorized: set[str] = set()
+        #: (source, action) pairs this connection was authorized for (DESCRIBE's and
+        #: ANNOUNCE's URL may carry ?token=, the SETUP control URLs do not)
+        self.authorized: set[tuple[str, str]] = set()
+        #: a publisher between ANNOUNCE and its first SETUP (not yet in ``sessions``)
+        self.announced: PublisherSession | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -83,6 +86,9 @@ class RtspConnection(MethodHandlers):
     async def _cleanup(self) -> None:
         self.closing = True
         sessions, self.sessions = list(self.sessions.values()), {}
+        announced, self.announced = self.announced, None
+        if announced is not None:
+            await announced.aclose()
         for session in sessions:
             await self._end_session(session)
         transport = self.writer.transport
@@ -145,8 +151,15 @@ class RtspConnection(MethodHandlers):
                 self.partial_since = now
 
     def _on_frame(self, frame: InterleavedFrame) -> None:
-        """RTCP from a playing reader is a keep-alive; anything else is dropped."""
+        """Media from a recording publisher; RTCP from a playing reader is a keep-alive;
+        anything else (a channel never set up, media before RECORD) is dropped and counted."""
         for session in self.sessions.values():
+            if isinstance(session, PublisherSession):
+                if session.owns_channel(frame.channel):
+                    if session.on_frame(frame.channel, frame.payload):
+                        return
+                    break
+                continue
             channels = session.channels
             if channels is None or frame.channel not in channels:
                 continue
@@ -179,7 +192,8 @@ class RtspConnection(MethodHandlers):
         except SourceNotFound:
             response = self._error(404, cseq, "no such source")
         except AccessDenied as exc:
-            response = self._error(exc.status, cseq, str(exc))
+            response = self._error(exc.status if 400 <= exc.status < 600 else 403, cseq,
+                                   str(exc))
         except (ConnectionError, OSError):
             raise
         except Exception:  # noqa: BLE001 - answer 500, keep serving
@@ -197,7 +211,10 @@ class RtspConnection(MethodHandlers):
         headers = self._common_headers()
         if status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="fusionhub"'
-        return Response.make(status, cseq, headers)
+        response = Response.make(status, cseq, headers)
+        if status == 409:
+            response.reason = "Conflict"  # RFC 2326 §7.1.1 inherits HTTP's codes
+        return response
 
     def _respond(self, response: Response) -> None:
         if response.status >= 400:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..core.access_unit import AccessUnit
+    from ..core.push import PushPublishers
     from ..core.stream import Stream
     from ..protocols.rtp import RtpPacket
     from ..protocols.rtsp.message import Request
@@ -46,8 +47,9 @@ class StreamProvider(Protocol):
         ...
 
 
-#: ``await authorize(request, source_id, action)`` with action ``"read"`` (``"publish"`` once
-#: ANNOUNCE/RECORD exist); False answers 401. It may raise ``AccessDenied(msg, status)``.
+#: ``await authorize(request, source_id, action)`` with action ``"read"`` (DESCRIBE, SETUP for
+#: playing) or ``"publish"`` (ANNOUNCE); False answers 401. It may raise
+#: ``AccessDenied(msg, status)``.
 Authorize = Callable[["Request", str, str], Awaitable[bool]]
 
 #: ``packet_filter(source_id, packet)`` is called for every outgoing RTP packet; False drops it
@@ -103,6 +105,12 @@ class RtspServerStats:
     #: interleaved frames from clients on a channel never set up (or before PLAY)
     frames_ignored: int = 0
     rtcp_in: int = 0
+    #: publishers (ANNOUNCE/RECORD): sessions set up, access units received, pictures the
+    #: depacketizer dropped (loss, damage), RTP packets that did not parse
+    publish_sessions_total: int = 0
+    frames_in: int = 0
+    publish_frames_dropped: int = 0
+    packets_malformed_in: int = 0
 
     def count_error(self, status: int) -> None:
         self.errors[status] += 1
@@ -117,3 +125,5 @@ class ServerContext:
     stats: RtspServerStats
     authorize: Authorize | None = None
     packet_filter: PacketFilter | None = None
+    #: pushed sources' publisher lifecycle; None: ANNOUNCE/RECORD answer 405
+    publishers: PushPublishers | None = None

@@ -3,8 +3,8 @@
 Status codes follow RFC 2326 and the hub's BAD-INPUTS table: an unknown session id (or one
 from another connection, or torn down) is 454, a method that the session's state does not allow
 (a second SETUP of the track, PLAY or PAUSE without SETUP) is 455, an unusable ``Transport`` is
-461 and a ``Range`` other than ``npt`` is 457. ANNOUNCE and RECORD (publishing) are 405 until
-a publisher role exists.
+461 and a ``Range`` other than ``npt`` is 457. ANNOUNCE and RECORD (publishing,
+:mod:`rtsp_record`) are 405 on a server without publishers.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from ..protocols.rtsp.transport import (
     format_range,
     parse_range,
     parse_session,
-    parse_transport,
 )
 from .rtsp_paths import base_url, parse_uri
+from .rtsp_publisher import PublisherSession
+from .rtsp_record import RecordHandlers, is_record, parse_specs
 from .rtsp_sdp import TRACK_CONTROL, parameter_sets, session_description, supported
 from .rtsp_session import ReaderSession, ServerSession, SessionState
 from .rtsp_sinks import InterleavedSink, MediaSink, UdpSink
@@ -34,16 +35,24 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER"
+PUBLIC_WITH_RECORD = PUBLIC + ", ANNOUNCE, RECORD"
 _PUBLISH_METHODS = frozenset({"ANNOUNCE", "RECORD"})
 _PROFILES = frozenset({"RTP/AVP", "RTP/AVP/UDP", "RTP/AVP/TCP"})
 
 Handler = Callable[[Request, int], Awaitable[Response]]
 
 
-class MethodHandlers:
+class MethodHandlers(RecordHandlers):
     """Mixed into :class:`~mediaserver.egress.rtsp_conn.RtspConnection`."""
 
+    @property
+    def public(self: RtspConnection) -> str:
+        return PUBLIC if self.ctx.publishers is None else PUBLIC_WITH_RECORD
+
     async def dispatch(self: RtspConnection, request: Request, cseq: int) -> Response:
+        if request.method in _PUBLISH_METHODS and self.ctx.publishers is not None:
+            handler = self._announce if request.method == "ANNOUNCE" else self._record
+            return await handler(request, cseq)
         handler: Handler | None = {
             "OPTIONS": self._options,
             "DESCRIBE": self._describe,
@@ -57,7 +66,7 @@ class MethodHandlers:
             return await handler(request, cseq)
         if request.method in _PUBLISH_METHODS:
             response = self._error(405, cseq, f"{request.method} is not supported here")
-            response.headers["Allow"] = PUBLIC
+            response.headers["Allow"] = self.public
             return response
         return self._error(501, cseq, f"method {request.method[:16]!r} not implemented")
 
@@ -73,7 +82,7 @@ class MethodHandlers:
 
     async def _options(self: RtspConnection, request: Request, cseq: int) -> Response:
         session = self._session(request, required=False)
-        return self._ok(cseq, session, Public=PUBLIC)
+        return self._ok(cseq, session, Public=self.public)
 
     async def _get_parameter(self: RtspConnection, request: Request, cseq: int) -> Response:
         return self._ok(cseq, self._session(request, required=False))
@@ -97,16 +106,17 @@ class MethodHandlers:
         return Response.make(200, cseq, headers, body)
 
     async def _setup(self: RtspConnection, request: Request, cseq: int) -> Response:
+        specs = parse_specs(request.headers.get("Transport"))
+        existing = self._session(request, required=False)
+        if isinstance(existing, PublisherSession) or (
+                existing is None and self.announced is not None and is_record(specs)):
+            return await self._setup_record(request, cseq, specs)
         source_id, control = parse_uri(request.uri)
-        if self._session(request, required=False) is not None:
+        if existing is not None:
             raise RtspError(455, "the stream's only track is already set up")
         if len(self.sessions) >= self.ctx.settings.max_sessions_per_connection:
             raise RtspError(453, "too many sessions on this connection")
         await self._authorize(request, source_id)
-        value = request.headers.get("Transport")
-        if not value:
-            raise RtspError(461, "missing Transport header")
-        specs = parse_transport(value)
         stream = await self._ready_stream(source_id)
         assert stream.track is not None
         session = ReaderSession(self.ctx, source_id, self, stream.track.codec,
@@ -154,8 +164,10 @@ class MethodHandlers:
         session = self._session(request, required=True)
         assert session is not None
         del self.sessions[session.id]
+        if isinstance(session, PublisherSession):
+            session.end_reason = "teardown"
         await self._end_session(session)
-        logger.info("[%s] reader session %s torn down", session.path, session.id)
+        logger.info("[%s] %s session %s torn down", session.path, session.role, session.id)
         headers = self._common_headers()
         return Response.make(200, cseq, headers)
 
@@ -176,12 +188,15 @@ class MethodHandlers:
         session.touch()
         return session
 
-    async def _authorize(self: RtspConnection, request: Request, source_id: str) -> None:
-        if self.ctx.authorize is None or source_id in self.authorized:
+    async def _authorize(self: RtspConnection, request: Request, source_id: str,
+                         action: str = "read") -> None:
+        """Ask the server's hook once per (source, action) and connection: the SETUP control
+        URLs derived from Content-Base carry no ``?token=``."""
+        if self.ctx.authorize is None or (source_id, action) in self.authorized:
             return
-        if not await self.ctx.authorize(request, source_id, "read"):
+        if not await self.ctx.authorize(request, source_id, action):
             raise RtspError(401, "authorization required")
-        self.authorized.add(source_id)
+        self.authorized.add((source_id, action))
 
     async def _ready_stream(self: RtspConnection, source_id: str) -> Stream:
         """The stream with a track and a keyframe, starting an on-demand source if needed."""

@@ -1,5 +1,9 @@
 """RTSP re-serve: every stream of this node at ``rtsp://host:port/{source_id}`` (RFC 2326).
 
+Publishers (ffmpeg, body-cams, encoders) ANNOUNCE an SDP, SETUP with ``mode=record`` over TCP
+interleaved and RECORD into a pushed source (:mod:`rtsp_record`, :mod:`rtsp_publisher`), when
+the server has :class:`~mediaserver.core.push.PushPublishers`.
+
 Readers (ffmpeg, VLC, NVRs) DESCRIBE, SETUP (TCP interleaved, or UDP unicast), PLAY and get the
 stream's access units packetized per RFC 6184/7798, starting at the cached GOP so that the
 picture appears at once. Each reader has its own bounded subscriber: a slow reader loses
@@ -9,7 +13,8 @@ progress; it never slows the camera or the other readers.
 Module map: :mod:`rtsp_conn` (one client connection), :mod:`rtsp_methods` (the methods),
 :mod:`rtsp_session` (session roles and the send loop), :mod:`rtsp_sinks` (interleaved and UDP
 output), :mod:`rtsp_sdp` (SDP and packetizers), :mod:`rtsp_context` (shared settings and
-counters).
+counters), :mod:`rtsp_record` (ANNOUNCE/SETUP/RECORD) and :mod:`rtsp_publisher` (the publisher
+session).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import logging
 import socket
 import time
 
+from ..core.push import PushPublishers
 from .rtsp_conn import RtspConnection
 from .rtsp_context import (
     Authorize,
@@ -56,7 +62,8 @@ class RtspServer:
                  max_connections_per_ip: int = 100, authorize: Authorize | None = None,
                  describe_timeout: float = 10.0, request_timeout: float = 10.0,
                  write_high_water: int = 256 * 1024, send_buffer: int | None = 256 * 1024,
-                 packet_filter: PacketFilter | None = None) -> None:
+                 packet_filter: PacketFilter | None = None,
+                 publishers: PushPublishers | None = None) -> None:
         self.host = host
         self.port = port
         self.settings = ServerSettings(
@@ -65,7 +72,8 @@ class RtspServer:
             max_connections_per_ip=max_connections_per_ip, write_high_water=write_high_water,
             send_buffer=send_buffer)
         self.stats = RtspServerStats()
-        self._ctx = ServerContext(streams, self.settings, self.stats, authorize, packet_filter)
+        self._ctx = ServerContext(streams, self.settings, self.stats, authorize, packet_filter,
+                                  publishers)
         self._server: asyncio.Server | None = None
         self._connections: dict[RtspConnection, asyncio.Task[None]] = {}
         self._client_tasks: set[asyncio.Task[None]] = set()
@@ -82,6 +90,15 @@ class RtspServer:
     @property
     def sessions(self) -> list[ServerSession]:
         return [s for conn in self._connections for s in conn.sessions.values()]
+
+    @property
+    def publishers(self) -> PushPublishers | None:
+        """Where ANNOUNCE claims pushed sources; None (ANNOUNCE/RECORD answer 405)."""
+        return self._ctx.publishers
+
+    @publishers.setter
+    def publishers(self, value: PushPublishers | None) -> None:
+        self._ctx.publishers = value
 
     def url(self, source_id: str, host: str | None = None) -> str:
         return f"rtsp://{host or self.host}:{self.port}/{source_id}"

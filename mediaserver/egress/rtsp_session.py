@@ -5,7 +5,8 @@ A :class:`ServerSession` belongs to the TCP connection that created it and has a
 ``READY`` on PAUSE, ``CLOSED`` after TEARDOWN. While playing, one sender task reads the
 session's bounded subscriber, packetizes each access unit with the session's own packetizer
 (its own SSRC and sequence numbers) and hands the packets to the sink; a sender report goes out
-every few seconds. A publisher role (ANNOUNCE/RECORD) will be another subclass.
+every few seconds. The publisher role (ANNOUNCE/RECORD) is
+:class:`~mediaserver.egress.rtsp_publisher.PublisherSession`.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ def hub_settings(data_dir: Path, **overrides: object) -> Settings:
         "data_dir": data_dir,
         "http": {"host": "127.0.0.1", "port": 0},
         "rtsp": {"host": "127.0.0.1", "port": 0},
+        "rtmp": {"host": "127.0.0.1", "port": 0},
         "auth": {"mode": "jwt", "secret": SECRET},
         "webrtc": {"host_addresses": ["127.0.0.1"]},
         "streams": {"close_after": 1.0, "backoff_initial": 0.3, "backoff_max": 2.0,

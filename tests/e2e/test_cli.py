@@ -46,6 +46,7 @@ async def test_serve_token_import_and_sigterm(tmp_path: Path):
     config.write_text(f"data_dir: {tmp_path / 'data'}\n"
                       f"http: {{host: 127.0.0.1, port: {http_port}}}\n"
                       f"rtsp: {{host: 127.0.0.1, port: {rtsp_port}}}\n"
+                      f"rtmp: {{host: 127.0.0.1, port: {free_port()}}}\n"
                       "probe: {enabled: false}\n")
     env = {"FUSIONHUB_AUTH__SECRET": SECRET}
     proc = subprocess.Popen([sys.executable, "-m", "mediaserver", "serve", "--config",
@@ -112,6 +113,7 @@ def test_wrong_config_fails_at_start_naming_the_key(tmp_path: Path):
     result = fusionhub("serve", env={"FUSIONHUB_RTSP__PORT": "eighty"})
     assert result.returncode == 2 and "rtsp.port" in result.stderr
     result = fusionhub("serve", env={"FUSIONHUB_HTTP__PORT": str(free_port()),
+                                     "FUSIONHUB_RTMP__PORT": str(free_port()),
                                      "FUSIONHUB_DATA_DIR": str(tmp_path / "d")})
     assert result.returncode == 2 and "auth.secret" in result.stderr
 
@@ -119,6 +121,7 @@ def test_wrong_config_fails_at_start_naming_the_key(tmp_path: Path):
 async def test_demo_cameras_play(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("FUSIONHUB_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("FUSIONHUB_RTSP__PORT", "0")
+    monkeypatch.setenv("FUSIONHUB_RTMP__PORT", "0")
     close = await start_demo(cameras=3, camera_port=0, http_port=0)
     try:
         hub = close.hub

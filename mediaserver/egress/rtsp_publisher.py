@@ -1,0 +1,216 @@
+"""The publisher role of an RTSP server session (RFC 2326 §10.11 RECORD).
+
+A :class:`PublisherSession` exists from ANNOUNCE on: it holds the claim on the source
+(:class:`~mediaserver.core.push.PushSession`) and the announced session description. Each
+SETUP (``mode=record``, TCP interleaved) binds one announced media section to a channel pair;
+RECORD begins the Stream's session. RTP of the video track is depacketized with the
+:mod:`mediaserver.protocols` depacketizers into access units; RTP of other tracks (audio) is
+counted and dropped; RTCP is a keep-alive. TEARDOWN, a closed connection or an eviction by the
+hub (takeover, silence, source stopped) releases the claim.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
+from ..core.push import PushSession, PushSessionClosed
+from ..protocols.errors import ProtocolError
+from ..protocols.h264 import H264Depacketizer
+from ..protocols.h265 import H265Depacketizer
+from ..protocols.rtp import RtpPacket
+from ..protocols.rtsp.errors import RtspError
+from ..protocols.rtsp.media import VideoFormat, sps_size
+from ..protocols.sdp import SessionDescription
+from .rtsp_context import ServerContext
+from .rtsp_session import ServerSession, SessionState
+
+logger = logging.getLogger(__name__)
+
+_PARAMETER_SETS = {"h264": {7: 0, 8: 1}, "h265": {32: 0, 33: 1, 34: 2}}
+
+
+def match_track(uri: str, sdp: SessionDescription) -> int:
+    """Index of the announced media section a SETUP URI names; 404 when none.
+
+    ffmpeg appends the control to the whole announce URL, query included
+    (``rtsp://h/cam?token=T/streamid=0``), so the URI is matched by its ending as well as by
+    its path.
+    """
+    path = urlsplit(uri).path.rstrip("/")
+    bare = uri.split("?", 1)[0].rstrip("/")
+    for index, media in enumerate(sdp.media):
+        control = (media.control or "").strip()
+        if not control or control == "*":
+            if len(sdp.media) == 1:
+                return index
+            continue
+        if "://" in control:
+            if bare == control.split("?", 1)[0].rstrip("/"):
+                return index
+            control = urlsplit(control).path.rsplit("/", 1)[-1]
+        if uri.rstrip("/").endswith("/" + control) or path.endswith("/" + control):
+            return index
+    raise RtspError(404, "SETUP names no announced track")
+
+
+class PublisherSession(ServerSession):
+    """Receives one publisher's tracks and feeds its source's Stream."""
+
+    role = "publish"
+
+    def __init__(self, ctx: ServerContext, path: str, owner: object, push: PushSession,
+                 sdp: SessionDescription, fmt: VideoFormat) -> None:
+        super().__init__(ctx, path, owner)
+        self.push = push
+        self.sdp = sdp
+        self.fmt = fmt
+        self.video_index = sdp.media.index(fmt.media)
+        #: interleaved channel -> (media index, is RTCP)
+        self._channels: dict[int, tuple[int, bool]] = {}
+        self._set_up: set[int] = set()
+        self.recording = False
+        #: why the session ends: "teardown" (clean) unless the connection went away
+        self.end_reason = "connection closed"
+        self.depacketizer = H265Depacketizer() if fmt.codec == "h265" else H264Depacketizer()
+        self._sets: list[bytes | None] = [None] * len(_PARAMETER_SETS[fmt.codec])
+        for nalu in fmt.parameter_sets:
+            self._remember(nalu)
+        self.track = VideoTrack(fmt.codec, fmt.width, fmt.height, fmt.fps, self._known_sets())
+        self._last_ts: int | None = None
+        self._ext_ts = 0
+        self.packets = 0
+        self.octets = 0
+        self.malformed = 0
+        self.other_packets = 0
+        self.frames = 0
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def owns_channel(self, channel: int) -> bool:
+        return channel in self._channels
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_index in self._set_up
+
+    def setup_track(self, index: int, channels: tuple[int, int]) -> None:
+        if index in self._set_up:
+            raise RtspError(455, "track already set up")
+        if self.recording:
+            raise RtspError(455, "SETUP while recording")
+        self._set_up.add(index)
+        self._channels[channels[0]] = (index, False)
+        self._channels[channels[1]] = (index, True)
+
+    def record(self) -> None:
+        if self.recording:
+            raise RtspError(455, "already recording")
+        if not self.has_video:
+            raise RtspError(455, "RECORD before SETUP of the video track")
+        try:
+            self.push.begin(self.track)
+        except PushSessionClosed as exc:
+            raise RtspError(454, f"publisher session ended: {exc}") from None
+        self.recording = True
+        self.state = SessionState.PLAYING
+        logger.info("[%s] recording from %s (%s %sx%s)", self.path, self.id, self.fmt.codec,
+                    self.track.width, self.track.height)
+
+    # -- media ------------------------------------------------------------------------------
+
+    def on_frame(self, channel: int, payload: bytes) -> bool:
+        """One interleaved frame on a channel of this session; False if it was dropped."""
+        index, rtcp = self._channels[channel]
+        if not self.recording:
+            return False
+        self.touch()
+        if rtcp:
+            self.ctx.stats.rtcp_in += 1
+            return True
+        if index != self.video_index:
+            self.other_packets += 1
+            return True
+        self._on_rtp(payload)
+        return True
+
+    def _on_rtp(self, data: bytes) -> None:
+        try:
+            packet = RtpPacket.parse(data)
+        except ProtocolError:
+            self.malformed += 1
+            return
+        if packet.payload_type != self.fmt.payload_type:
+            self.malformed += 1
+            return
+        self.packets += 1
+        self.octets += len(data)
+        for frame in self.depacketizer.push(packet):
+            self._publish(frame.nalus, frame.timestamp, frame.keyframe)
+
+    def _publish(self, nalus: list[bytes], timestamp: int, keyframe: bool) -> None:
+        changed = False
+        for nalu in nalus:
+            changed |= self._remember(nalu)
+        if changed:
+            self._update_track()
+        if self._last_ts is None:
+            self._last_ts = timestamp
+        delta = (timestamp - self._last_ts) & 0xFFFFFFFF
+        self._ext_ts += delta - (1 << 32) if delta >= 1 << 31 else delta
+        self._last_ts = timestamp
+        pts = self._ext_ts * VIDEO_CLOCK_RATE // self.fmt.clock_rate
+        try:
+            self.push.publish(AccessUnit(nalus, pts, keyframe, self.fmt.codec))
+        except PushSessionClosed:
+            self._hang_up()
+            return
+        self.frames += 1
+        self.ctx.stats.frames_in += 1
+
+    def _kind(self, nalu: bytes) -> int:
+        return (nalu[0] >> 1) & 0x3F if self.fmt.codec == "h265" else nalu[0] & 0x1F
+
+    def _remember(self, nalu: bytes) -> bool:
+        index = _PARAMETER_SETS[self.fmt.codec].get(self._kind(nalu)) if nalu else None
+        if index is None or self._sets[index] == nalu:
+            return False
+        self._sets[index] = nalu
+        return True
+
+    def _known_sets(self) -> tuple[bytes, ...]:
+        return tuple(s for s in self._sets if s is not None)
+
+    def _update_track(self) -> None:
+        sps = self._sets[1 if self.fmt.codec == "h265" else 0]
+        size = sps_size(self.fmt.codec, sps) if sps is not None else None
+        width, height, fps = size if size else (self.track.width, self.track.height, None)
+        track = VideoTrack(self.fmt.codec, width, height, self.fmt.fps or fps or self.track.fps,
+                           self._known_sets())
+        if track != self.track:
+            self.track = track
+            if self.recording:
+                try:
+                    self.push.set_track(track)
+                except PushSessionClosed:
+                    self._hang_up()
+
+    def _hang_up(self) -> None:
+        close = getattr(self.owner, "close", None)
+        if close is not None:
+            close()
+
+    # -- end --------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        if self.state is not SessionState.CLOSED:
+            self.push.release(self.end_reason)
+            stats = self.ctx.stats
+            stats.publish_frames_dropped += self.depacketizer.dropped_frames
+            stats.packets_malformed_in += self.malformed
+            logger.info("[%s] publisher session %s ended: %d packets, %d frames, %d dropped, "
+                        "%d malformed, %d of other tracks", self.path, self.id, self.packets,
+                        self.frames, self.depacketizer.dropped_frames, self.malformed,
+                        self.other_packets)
+        await super().aclose()
