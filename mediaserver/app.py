@@ -28,11 +28,15 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from signalling.whep import WhepEndpoint
+from signalling.whip import WhipEndpoint
+from signalling.whip_audio import AudioRelay
+from signalling.whip_metrics import whip_collector
 
 from . import __version__
 from .api.auth import Access
 from .api.events_ws import EventsWebSocket
 from .api.health import HealthApi
+from .api.location import LocationApi
 from .api.metrics import Metrics, MetricsApi, stream_collector
 from .api.node_metrics import probe_collector, rtsp_collector, webrtc_collector
 from .api.openapi import OpenApiApi
@@ -40,6 +44,7 @@ from .api.snapshot import SnapshotApi
 from .api.sources import SourcesApi
 from .api.webapp import WebApp
 from .config import Settings
+from .config.transcode import TranscodeProfile
 from .core.interfaces import Publisher
 from .core.manager import ManagerSettings, StreamManager
 from .core.push import PushPublishers
@@ -52,6 +57,8 @@ from .registry.probe_scheduler import ProbeScheduler
 from .registry.sources import SourceRegistry
 from .registry.status import StatusBoard
 from .store.connection import open_redis
+from .transcode.manager import Transcoders
+from .transcode.metrics import transcode_collector
 
 logger = logging.getLogger(__name__)
 
@@ -161,11 +168,24 @@ class Hub:
             await self.rtmp.start()
             self._on_close("rtmp", self.rtmp.aclose)
 
-        # 6. HTTP
+        # 6. HTTP (transcoders close after the WebRTC sessions that watch them)
+        self.transcoders = Transcoders(self.manager, s.transcode)
+        self._on_close("transcoders", self.transcoders.aclose)
+        self.audio = AudioRelay() if s.whip.audio else None
         self.whep = WhepEndpoint(self.manager, self.access.check_source, s.webrtc,
                                  ready_timeout=s.streams.ready_timeout,
-                                 cors_origins=s.http.cors_origins)
+                                 cors_origins=s.http.cors_origins,
+                                 transcoders=self.transcoders if s.transcode.enabled else None,
+                                 audio=self.audio)
         self._on_close("webrtc", self.whep.aclose)
+        self.whip_publish: WhipEndpoint | None = None
+        if s.whip.enabled:
+            self.whip_publish = WhipEndpoint(
+                self.push, self.access.source_for, s.webrtc,
+                cors_origins=s.http.cors_origins, pli_interval=s.whip.pli_interval,
+                media_timeout=s.whip.media_timeout, audio=self.audio,
+                vp8_profile=TranscodeProfile(bitrate=s.whip.vp8_bitrate))
+            self._on_close("whip", self.whip_publish.aclose)
         app = self._build_http_app()
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=STEP_TIMEOUT)
         await runner.setup()
@@ -189,6 +209,12 @@ class Hub:
         EventsWebSocket(self.status, self.registry, self.access, self.redis.client,
                         prefix=s.redis.prefix).add_routes(app)
         self.whep.add_routes(app)
+        self.metrics.add_collector(transcode_collector(self.transcoders))
+        if self.whip_publish is not None:
+            self.whip_publish.add_routes(app)
+            self.metrics.add_collector(whip_collector(self.whip_publish))
+        LocationApi(self.registry, self.access, self.redis.client,
+                    prefix=s.redis.prefix).add_routes(app)
         SnapshotApi(self.manager, self.access,
                     ready_timeout=s.streams.ready_timeout).add_routes(app)
         MetricsApi(self.metrics).add_routes(app)

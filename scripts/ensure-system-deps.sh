@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite talks to, when they are missing:
 # ffmpeg/ffprobe (real RTSP clients) and GStreamer's RTSP server for the system python3 (a real
-# camera). Needs root (or sudo) and the Debian package index.
+# camera), Chromium and iproute2 for the browser tests. Needs root (or sudo) and the Debian package index.
 set -euo pipefail
 
 missing=()
@@ -11,6 +11,9 @@ from gi.repository import GstRtspServer" >/dev/null 2>&1; then
   missing+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp)
 fi
 command -v gst-inspect-1.0 >/dev/null 2>&1 || missing+=(gstreamer1.0-tools)
+# headless Chromium for the web app tests, and ip netns (Chromium's WebRTC needs a veth pair)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if command -v gst-inspect-1.0 >/dev/null 2>&1; then
   gst-inspect-1.0 x264enc >/dev/null 2>&1 || missing+=(gstreamer1.0-plugins-ugly)
   gst-inspect-1.0 rtph264pay >/dev/null 2>&1 || missing+=(gstreamer1.0-plugins-good)

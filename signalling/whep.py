@@ -15,7 +15,13 @@ Routes (see :meth:`WhepEndpoint.add_routes`):
 Checks on POST, in order, all before any RTCPeerConnection exists: source id syntax (400),
 content type (415), body size (413), ``access(request, source_id, "view")`` (401/403/404),
 session cap (503), offer SDP (400; 422 without usable H.264 video), subscribe (404), first
-keyframe within ``ready_timeout`` (504), source codec (406 unless H.264: a transcoder is needed).
+keyframe within ``ready_timeout`` (504), source codec (406 unless H.264 or a transcoder is
+configured).
+
+Transcoding (with ``transcoders``): ``?profile=sub`` subscribes to the shared transcoder's
+derived stream ``{source_id}~sub`` (400 unknown profile, 503 node at its transcoder cap); a
+source that turns out not to be H.264 (H.265, VP8 from WHIP) moves the viewer to
+``{source_id}~{passthrough_profile}``. See :mod:`mediaserver.transcode.manager`.
 """
 
 from __future__ import annotations
@@ -24,31 +30,45 @@ import asyncio
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import OperationError
-from aiortc.sdp import candidate_from_sdp
 from multidict import CIMultiDict
 
 from mediaserver.config.media import WebRtcConfig
 from mediaserver.core.stream import Stream
 from mediaserver.core.subscriber import Subscriber
-from mediaserver.errors import AccessDenied, SourceNotFound
+from mediaserver.errors import SourceNotFound
 from mediaserver.redact import scrub
+from mediaserver.transcode.manager import ProfileStreams, TranscodeRefused, Transcoders
 
-from .peer import OfferError, PeerFactory, check_offer, h264_preferences, sps_profile_level_id
+from .http_session import (
+    MAX_PATCH_BYTES,
+    AccessCheck,
+    HttpError,
+    apply_sdpfrag,
+    authorize,
+    cors_headers,
+    error_response,
+    read_body,
+    read_offer,
+)
+from .peer import (
+    OfferError,
+    PeerFactory,
+    check_offer,
+    h264_preferences,
+    sps_profile_level_id,
+)
 from .session import WhepSession
 from .tracks import PacketVideoTrack
+from .whip_audio import AudioRelay, opus_preferences
 
 logger = logging.getLogger(__name__)
 
-MAX_OFFER_BYTES = 64 * 1024
-MAX_PATCH_BYTES = 16 * 1024
-MAX_PATCH_CANDIDATES = 64
 NEGOTIATION_TIMEOUT = 15.0
 _SOURCE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -65,11 +85,6 @@ class StreamProvider(Protocol):
     def stream(self, source_id: str) -> Stream | None: ...
 
 
-#: ``access(request, source_id, action)`` returns the principal or raises AccessDenied (401/403/
-#: 404) or SourceNotFound.
-AccessCheck = Callable[[web.Request, str, str], Awaitable[object]]
-
-
 @dataclass(slots=True)
 class WhepCounters:
     """Monotonic counters for metrics."""
@@ -84,11 +99,11 @@ class WhepCounters:
     bytes_sent: int = 0
 
 
-class _HttpError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or {}
+_HttpError = HttpError
+
+
+class _NeedsTranscoder(Exception):
+    """The source is not H.264: the viewer is moved to the transcoded stream."""
 
 
 class WhepEndpoint:
@@ -96,8 +111,12 @@ class WhepEndpoint:
 
     def __init__(self, streams: StreamProvider, access: AccessCheck, webrtc: WebRtcConfig, *,
                  ready_timeout: float = 10.0, cors_origins: tuple[str, ...] = ("*",),
-                 shutdown_timeout: float = 10.0) -> None:
-        self._streams = streams
+                 shutdown_timeout: float = 10.0, transcoders: Transcoders | None = None,
+                 audio: AudioRelay | None = None) -> None:
+        self._audio = audio
+        self._transcoders = transcoders
+        self._streams: StreamProvider = (ProfileStreams(streams, transcoders)  # type: ignore
+                                         if transcoders is not None else streams)
         self._access = access
         self._webrtc = webrtc
         self._peers = PeerFactory(webrtc)
@@ -173,11 +192,9 @@ class WhepEndpoint:
             raise _HttpError(503, "server is shutting down")
         if not _SOURCE_ID.fullmatch(source_id):
             raise _HttpError(400, "invalid source id")
-        if request.content_type != "application/sdp":
-            raise _HttpError(415, "offer must be Content-Type: application/sdp",
-                             {"Accept-Post": "application/sdp"})
-        body = await _read_body(request, MAX_OFFER_BYTES)
-        principal = await self._authorize(request, source_id, "view")
+        body = await read_offer(request)
+        principal = await authorize(self._access, request, source_id, "view")
+        key = self._stream_key(source_id, request.query.get("profile") or None)
         if len(self._sessions) + self._pending >= self._webrtc.max_sessions:
             raise _HttpError(503, "too many WebRTC sessions on this node", {"Retry-After": "5"})
         try:
@@ -191,12 +208,18 @@ class WhepEndpoint:
         session_id = secrets.token_urlsafe(16)
         self._pending += 1
         try:
-            try:
-                sub = await self._streams.subscribe(source_id, f"whep:{session_id[:6]}")
-            except SourceNotFound:
-                raise _HttpError(404, "no such source") from None
+            sub = await self._subscribe(key, session_id)
             try:
                 pc, sender, track, answer = await self._prepare(source_id, sub, offer_sdp)
+            except _NeedsTranscoder:
+                self._streams.unsubscribe(sub)
+                sub = await self._subscribe(self._stream_key(source_id, None, fallback=True),
+                                            session_id)
+                try:
+                    pc, sender, track, answer = await self._prepare(source_id, sub, offer_sdp)
+                except BaseException:
+                    self._streams.unsubscribe(sub)
+                    raise
             except BaseException:
                 self._streams.unsubscribe(sub)
                 raise
@@ -219,13 +242,36 @@ class WhepEndpoint:
         return web.Response(status=201, text=answer, content_type="application/sdp",
                             headers=headers)
 
+    def _stream_key(self, source_id: str, profile: str | None, fallback: bool = False) -> str:
+        """``source_id``, or the derived id of its transcoded stream (``cam1~sub``)."""
+        if profile is None and not fallback:
+            return source_id
+        if self._transcoders is None:
+            raise _HttpError(400, "transcoding is not available on this node")
+        try:
+            return (self._transcoders.fallback_key(source_id) if fallback
+                    else self._transcoders.key(source_id, profile))
+        except TranscodeRefused as exc:
+            raise _HttpError(exc.status, str(exc)) from None
+
+    async def _subscribe(self, key: str, session_id: str) -> Subscriber:
+        try:
+            return await self._streams.subscribe(key, f"whep:{session_id[:6]}")
+        except SourceNotFound:
+            raise _HttpError(404, "no such source") from None
+        except TranscodeRefused as exc:
+            raise _HttpError(exc.status, str(exc), {"Retry-After": "5"}) from None
+
     async def _prepare(self, source_id: str, sub: Subscriber, offer: str
                        ) -> tuple[RTCPeerConnection, object, PacketVideoTrack, str]:
-        if not await self._streams.wait_ready(source_id, self._ready_timeout):
+        key = sub.stream_id
+        if not await self._streams.wait_ready(key, self._ready_timeout):
             raise _HttpError(504, f"source {source_id} did not deliver video within "
                              f"{self._ready_timeout:g} s (camera offline or unreachable)")
-        codec, sps = self._source_codec(source_id)
+        codec, sps = self._source_codec(key)
         if codec != "h264":
+            if self._transcoders is not None and key == source_id:
+                raise _NeedsTranscoder(codec)
             raise _HttpError(406, f"source codec {codec} needs a transcoder profile")
         track = PacketVideoTrack(sub, catch_up_bitrate=self._webrtc.catch_up_bitrate)
         pc = self._peers.create()
@@ -235,6 +281,7 @@ class WhepEndpoint:
                 transceiver = pc.addTransceiver(track, direction="sendonly")
                 profile = sps_profile_level_id(sps) if sps else None
                 transceiver.setCodecPreferences(h264_preferences(profile))
+                self._add_audio(pc, source_id, offer)
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
                 self._peers.prepare_gathering(pc)
                 await pc.setLocalDescription(await pc.createAnswer())
@@ -254,6 +301,20 @@ class WhepEndpoint:
                 status = 422 if isinstance(exc, OperationError) else 400
                 raise _HttpError(status, f"cannot answer this offer: {reason}") from None
             raise
+
+    def _add_audio(self, pc: RTCPeerConnection, source_id: str, offer: str) -> None:
+        """Opus from this node's WHIP publisher, when the viewer offers audio."""
+        if self._audio is None or not self._audio.has_audio(source_id) or \
+                "m=audio" not in offer:
+            return
+        listener = self._audio.subscribe(source_id)
+        audio = pc.addTransceiver(listener, direction="sendonly")
+        audio.setCodecPreferences(opus_preferences())
+
+        @pc.on("connectionstatechange")
+        def _closed() -> None:
+            if pc.connectionState == "closed":
+                listener.stop()
 
     def _source_codec(self, source_id: str) -> tuple[str, bytes | None]:
         """The source's codec and H.264 SPS (track parameters, else the cached keyframe)."""
@@ -292,9 +353,9 @@ class WhepEndpoint:
             if_match = request.headers.get("If-Match")
             if if_match is not None and if_match.strip() not in ("*", session.etag):
                 raise _HttpError(412, "ETag does not match this session")
-            body = await _read_body(request, MAX_PATCH_BYTES)
+            body = await read_body(request, MAX_PATCH_BYTES)
             try:
-                await _apply_sdpfrag(session, body.decode("utf-8"))
+                await apply_sdpfrag(session.pc, session.ice_ufrag, body.decode("utf-8"))
             except UnicodeDecodeError:
                 raise _HttpError(400, "sdpfrag is not UTF-8 text") from None
         except _HttpError as err:
@@ -313,16 +374,6 @@ class WhepEndpoint:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _authorize(self, request: web.Request, source_id: str, action: str) -> object:
-        try:
-            return await self._access(request, source_id, action)
-        except AccessDenied as exc:
-            status = exc.status if exc.status in (401, 403, 404) else 403
-            headers = {"WWW-Authenticate": 'Bearer realm="fusionhub"'} if status == 401 else {}
-            raise _HttpError(status, str(exc) or "access denied", headers) from None
-        except SourceNotFound:
-            raise _HttpError(404, "no such source") from None
-
     def _closed(self, session: WhepSession) -> None:
         self._sessions.pop(session.id, None)
         self.counters.sessions_closed += 1
@@ -332,68 +383,7 @@ class WhepEndpoint:
 
     def _cors(self, request: web.Request, methods: str = "POST, PATCH, DELETE, OPTIONS"
               ) -> dict[str, str]:
-        origin = request.headers.get("Origin")
-        headers: dict[str, str] = {}
-        if "*" in self._cors_origins:
-            headers["Access-Control-Allow-Origin"] = "*"
-        elif origin and origin in self._cors_origins:
-            headers["Access-Control-Allow-Origin"] = origin
-            headers["Vary"] = "Origin"
-        else:
-            return headers
-        headers["Access-Control-Allow-Methods"] = methods
-        headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, If-Match"
-        headers["Access-Control-Expose-Headers"] = "Location, Link, ETag"
-        return headers
+        return cors_headers(self._cors_origins, request, methods)
 
     def _error(self, request: web.Request, err: _HttpError) -> web.Response:
-        headers = self._cors(request)
-        headers.update(err.headers)
-        return web.Response(status=err.status, text=scrub(str(err)) + "\n", headers=headers)
-
-
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    """Read at most ``limit`` bytes of body; 413 past it (declared or streamed)."""
-    if request.content_length is not None and request.content_length > limit:
-        raise _HttpError(413, f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(16384):
-        size += len(chunk)
-        if size > limit:
-            raise _HttpError(413, f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _apply_sdpfrag(session: WhepSession, text: str) -> None:
-    """Add trickled candidates (RFC 8840 sdpfrag) to the session's peer connection."""
-    mids = [t.mid for t in session.pc.getTransceivers() if t.mid is not None]
-    mid = mids[0] if mids else None
-    candidates = []
-    end = False
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("a=ice-ufrag:"):
-            if session.ice_ufrag is not None and line[12:] != session.ice_ufrag:
-                raise _HttpError(422, "ICE restart is not supported; open a new session")
-        elif line.startswith("a=mid:"):
-            mid = line[6:] if line[6:] in mids else mid
-        elif line.startswith("a=candidate:"):
-            try:
-                candidate = candidate_from_sdp(line[12:])
-            except Exception:  # noqa: BLE001 - aiortc raises AssertionError/ValueError
-                raise _HttpError(400, "malformed a=candidate line") from None
-            candidate.sdpMid = mid
-            candidates.append(candidate)
-        elif line == "a=end-of-candidates":
-            end = True
-    if len(candidates) > MAX_PATCH_CANDIDATES:
-        raise _HttpError(400, f"more than {MAX_PATCH_CANDIDATES} candidates in one PATCH")
-    try:
-        for candidate in candidates:
-            await session.pc.addIceCandidate(candidate)
-        if end:
-            await session.pc.addIceCandidate(None)
-    except (ValueError, AssertionError) as exc:
-        raise _HttpError(400, f"candidate rejected: {exc}") from None
+        return error_response(self._cors_origins, request, err)

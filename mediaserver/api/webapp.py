@@ -1,4 +1,11 @@
-"""Serves the browser app from ``web/`` (no CDN, no runtime downloads)."""
+"""Serves the browser app from ``web/`` (no CDN, no runtime downloads, no build step).
+
+``/`` is the video wall, ``/review`` the analysts' clip review, ``/static/`` their ES modules
+and styles. Pages go out with a strict Content-Security-Policy (everything from this origin,
+WebSocket and media included) and ``Referrer-Policy: no-referrer``, since media URLs may carry
+``?token=``. Static files are revalidated on every load (``no-cache``: ETag/Last-Modified),
+so an upgraded hub never runs a stale mix of modules.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,19 @@ from aiohttp import web
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 
+#: page route -> file under the web root
+PAGES = {"/": "index.html", "/review": "review.html", "/field/": "field/index.html"}
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "media-src 'self' blob:; connect-src 'self' ws: wss:; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'self'"),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
 
 class WebApp:
     def __init__(self, *, auth_mode: str, root: Path = WEB_ROOT) -> None:
@@ -15,18 +35,37 @@ class WebApp:
         self._auth_mode = auth_mode
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/", self.index)
+        for path, name in PAGES.items():
+            app.router.add_get(path, self._page(name))
         app.router.add_get("/api/v1/info", self.info)
         if (self._root / "static").is_dir():
             app.router.add_static("/static/", self._root / "static", follow_symlinks=False)
+            app.on_response_prepare.append(_static_headers)
+        if (self._root / "field").is_dir():
+            # the field page's modules and styles (web/field/*.js, *.css)
+            app.router.add_static("/field/", self._root / "field", follow_symlinks=False)
+
+    def _page(self, name: str):
+        async def handler(request: web.Request) -> web.StreamResponse:
+            page = self._root / name
+            if not page.is_file():
+                raise web.HTTPNotFound(text="web app not installed")
+            return web.FileResponse(page, headers=PAGE_HEADERS)
+
+        handler.__name__ = f"page_{name.split('.')[0]}"
+        return handler
 
     async def index(self, request: web.Request) -> web.StreamResponse:
-        index = self._root / "index.html"
-        if not index.is_file():
-            raise web.HTTPNotFound(text="web app not installed")
-        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return await self._page(PAGES["/"])(request)
 
     async def info(self, request: web.Request) -> web.Response:
         from .. import __version__
 
         return web.json_response({"version": __version__, "auth_mode": self._auth_mode})
+
+
+async def _static_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith(("/static/", "/field/")) and \
+            "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"

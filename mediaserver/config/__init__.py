@@ -17,6 +17,8 @@ from .network import HttpConfig, RtspConfig
 from .push import PushConfig, RtmpConfig
 from .services import AuthConfig, LogConfig, RedisConfig
 from .sources import AnalyticsSettings, Location, SourceConfig
+from .transcode import TranscodeConfig
+from .whip import WhipConfig
 
 __all__ = ["Settings", "load_settings", "SourceConfig", "Location", "AnalyticsSettings"]
 
@@ -37,6 +39,8 @@ class Settings(BaseSettings):
     pull: PullConfig = Field(default_factory=PullConfig)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     webrtc: WebRtcConfig = Field(default_factory=WebRtcConfig)
+    whip: WhipConfig = Field(default_factory=WhipConfig)
+    transcode: TranscodeConfig = Field(default_factory=TranscodeConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     sources: tuple[SourceConfig, ...] = Field((), title="Sources declared in the file "
                                               "(merged into the registry at start)")

@@ -1,0 +1,156 @@
+"""Runs inside the test's network namespace: a whole hub with the field endpoints, the field
+page in headless Chromium publishing its fake camera over WHIP, an aiortc WHEP viewer, GPS and
+the alarm button. Prints one JSON line of observations (the test asserts on them).
+
+    ip netns exec NS .venv/bin/python tests/web_field/field_scenario.py --server 10.78.0.1 \
+        --data /tmp/x
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from mediaserver.app import Hub  # noqa: E402
+from signalling.whep_client import WhepClient  # noqa: E402
+from tests.e2e.conftest import hub_settings  # noqa: E402
+from tests.transcode.field_hub import start_field_hub  # noqa: E402
+
+FIELD_DIR = ROOT / "web" / "field"
+CHROMIUM = "/usr/bin/chromium"
+SOURCE = {"id": "phone1", "group": "fire/brigade1", "kind": "phone", "publish": True}
+GPS = {"latitude": 39.9042, "longitude": 116.4074, "accuracy": 8}
+
+
+def field_routes(app: web.Application) -> None:
+    """What the web app serves at /field/ (the lead wires the same into WebApp)."""
+    async def index(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(FIELD_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    app.router.add_get("/field/", index)
+    app.router.add_static("/field/", FIELD_DIR, follow_symlinks=False)
+
+
+def alert_routes(hub: Hub, closers: list) -> callable:
+    """The alerts API on the real store when the hub does not serve it yet."""
+    from analytics.alerts.store import AlertStore
+    from mediaserver.api.alerts import AlertsApi
+
+    store = AlertStore(hub.redis.client, hub.settings.redis.prefix,
+                       outbox=hub.settings.data_dir / "outbox")
+
+    async def raise_alert(source, kind, confidence, message, location):
+        return await store.create(source_id=source.id, group=source.group, kind=kind,
+                                  confidence=confidence, message=message, location=location)
+
+    def add(app: web.Application) -> None:
+        field_routes(app)
+        AlertsApi(store, hub.access, raise_alert, data_dir=hub.settings.data_dir
+                  ).add_routes(app)
+    closers.append(store)
+    return add, store
+
+
+async def wait_for(predicate, timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while not await predicate():
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+async def main() -> dict:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--data", required=True)
+    args = parser.parse_args()
+    from playwright.async_api import async_playwright
+
+    out: dict = {}
+    hub = Hub(hub_settings(Path(args.data), sources=[SOURCE],
+                           http={"host": args.server, "port": 0},
+                           webrtc={"host_addresses": [args.server]}))
+    await hub.start()
+    closers: list = []
+    add_routes, store = alert_routes(hub, closers)
+    field = await start_field_hub(hub, host=args.server, extra_routes=add_routes)
+    try:
+        device = hub.access.issue("device", ["fire/brigade1"], ttl=600, subject="phone1",
+                                  source="phone1")
+        origin = field.base
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+                "--disable-features=WebRtcHideLocalIpsWithMdns",
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                f"--unsafely-treat-insecure-origin-as-secure={origin}"])
+            context = await browser.new_context(geolocation=GPS,
+                                                permissions=["geolocation", "camera"])
+            page = await context.new_page()
+            page.on("console", lambda m: out.setdefault("console", []).append(m.text[:200]))
+            started = time.monotonic()
+            await page.goto(f"{origin}/field/?token={device}&source=phone1&autostart=1&gps=2")
+            out["online_after"] = round(await wait_for(
+                lambda: _true(hub.status.state_of("phone1") in ("online", "streaming")), 30,
+                "online"), 3)
+            out["page_to_online"] = round(time.monotonic() - started, 3)
+            out["url_after_load"] = page.url
+            session = field.whip.session_for("phone1")
+            async with WhepClient(f"{origin}/whep/phone1",
+                                  token=hub.access.issue("viewer", ["*"], ttl=600),
+                                  host_addresses=(args.server,)) as viewer:
+                await viewer.wait_frames(10, timeout=20)
+                out["viewer"] = {"frames": viewer.frames, "width": viewer.width,
+                                 "height": viewer.height}
+            out["publisher_codec"] = session.codec if session else None
+
+            async def located() -> bool:
+                source = await hub.registry.get("phone1")
+                return source is not None and source.location is not None
+            await wait_for(located, 15, "location report")
+            loc = (await hub.registry.get("phone1")).location
+            out["location"] = {"lat": loc.lat, "lon": loc.lon}
+            await wait_for(lambda: _true(
+                page.locator("#q-bitrate").inner_text()), 1, "stats")
+            await asyncio.sleep(1.5)
+            out["quality"] = {k: await page.locator(f"#q-{k}").inner_text()
+                              for k in ("bitrate", "rtt", "loss", "fps")}
+            await page.click("#alarm")
+            await page.wait_for_function(
+                "document.getElementById('alarm').dataset.alertId", timeout=10_000)
+            alert_id = await page.eval_on_selector("#alarm", "e => e.dataset.alertId")
+            out["alert"] = await store.get_record(alert_id) if hasattr(store, "get_record") \
+                else None
+            out["alarm_disabled"] = await page.eval_on_selector("#alarm", "e => e.disabled")
+            await page.click("#stop")
+            out["offline_after_stop"] = round(await wait_for(
+                lambda: _true(hub.status.state_of("phone1") == "offline"), 15, "offline"), 3)
+            await browser.close()
+    finally:
+        await field.aclose()
+        for closer in closers:
+            await closer.aclose()
+        await hub.aclose()
+    return out
+
+
+async def _true(value) -> bool:
+    if asyncio.iscoroutine(value):
+        value = await value
+    return bool(value)
+
+
+if __name__ == "__main__":
+    result = asyncio.run(main())
+    print("RESULT " + json.dumps(result, default=str))

@@ -1,0 +1,39 @@
+"""The field page in headless Chromium (fake camera, fake GPS) publishes over WHIP to a whole
+hub inside a network namespace; an aiortc WHEP viewer watches it; the alarm button raises a
+manual alert with the position."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO = Path(__file__).with_name("field_scenario.py")
+
+pytestmark = pytest.mark.timeout(150)
+
+
+def test_field_page_publishes_and_raises_alarm(netns, tmp_path):
+    proc = subprocess.run(netns.run("nice", "-n", "10", sys.executable, str(SCENARIO),
+                                    "--server", netns.server, "--data", str(tmp_path / "hub")),
+                          capture_output=True, timeout=140, cwd=ROOT)
+    lines = [line for line in proc.stdout.decode().splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr.decode()[-4000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert "token=" not in result["url_after_load"]  # the token leaves the address bar
+    assert result["viewer"]["frames"] >= 10 and result["viewer"]["width"] > 0
+    assert result["publisher_codec"] in ("h264", "vp8")
+    assert result["location"] == {"lat": 39.9042, "lon": 116.4074}
+    assert result["quality"]["bitrate"].endswith("kbit/s")
+    alert = result["alert"]
+    assert alert["kind"] == "manual" and alert["source_id"] == "phone1"
+    assert json.loads(alert["location"]) == {"lat": 39.9042, "lon": 116.4074}
+    assert result["alarm_disabled"] is True  # a second tap right after is ignored
+    assert result["offline_after_stop"] < 15
+    print(json.dumps({k: v for k, v in result.items() if k != "console"}))
+    print(f"field page: online {result['online_after']:.2f} s after the page loaded "
+          f"({result['page_to_online']:.2f} s from page open)")
