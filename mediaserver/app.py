@@ -5,7 +5,8 @@ Start order (each step may use the ones before it):
 1. Redis (embedded Valkey unless ``redis.url``), source registry, status board
 2. sources from the config file merged into the registry
 3. access control, stream manager (on-demand pulls + supervisor), always-on sources, the
-   publisher lifecycle of pushed sources (claims, silence, grace periods)
+   publisher lifecycle of pushed sources (claims, silence, grace periods), analytics (alert
+   store + outbox replay, detector process, samplers + recorder)
 4. probe scheduler (colours idle cameras)
 5. RTSP re-serve and RTSP push (ANNOUNCE/RECORD), RTMP push
 6. HTTP: REST API, WebSocket events, WHEP, snapshots, metrics, health, OpenAPI, web app
@@ -13,7 +14,8 @@ Start order (each step may use the ones before it):
 Shutdown runs in the reverse order, which is the documented order for this server: stop
 accepting HTTP (signalling endpoints), close WebRTC peer connections, stop the RTMP server and
 the RTSP server (their publishers and readers), stop probes, end pushed publishers' claims and
-grace periods, stop ingest (publishers, supervisors), flush status, close Redis. Each
+grace periods, stop ingest (publishers, supervisors), stop analytics (samplers, finish
+clips in progress, detector process, flush the alert outbox), flush status, close Redis. Each
 step is bounded; a step that fails is logged and the next one still runs.
 """
 
@@ -27,6 +29,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from analytics.hub import HubAnalytics
+from analytics.metrics import analytics_collector
 from signalling.whep import WhepEndpoint
 from signalling.whip import WhipEndpoint
 from signalling.whip_audio import AudioRelay
@@ -128,6 +132,13 @@ class Hub:
         self.manager = StreamManager(self._publisher_for, self.status, ManagerSettings(
             close_after=s.streams.close_after, backoff_initial=s.streams.backoff_initial,
             backoff_max=s.streams.backoff_max, subscriber_queue=s.streams.subscriber_queue))
+        # analytics closes after ingest (documented order), so its closer goes first
+        self.analytics = HubAnalytics(s.analytics, data_dir=s.data_dir, redis=client,
+                                      prefix=s.redis.prefix, registry=self.registry,
+                                      manager=self.manager, access=self.access,
+                                      redis_url=s.redis.url or self.redis.url,
+                                      node=self.node_id)
+        self._on_close("analytics", self.analytics.aclose)
         self._on_close("ingest", self.manager.aclose)
         for source in s.sources:
             if source.always_on and not source.publish:
@@ -139,6 +150,7 @@ class Hub:
         await self.push.start()
         self._on_close("push", self.push.aclose)  # closed before ingest, after the servers
         self._spawn(self._report_live_counters(), "status-counters")
+        await self.analytics.start()  # ConfigError when a model file is missing or broken
 
         # 4. probes
         if s.probe.enabled:
@@ -200,6 +212,7 @@ class Hub:
         app = web.Application(middlewares=[self.access.error_middleware()],
                               client_max_size=64 * 1024 * 1024)
         self.metrics.add_collector(stream_collector(self.manager))
+        self.metrics.add_collector(analytics_collector(self.analytics))
         self.metrics.add_collector(webrtc_collector(self.whep))
         if self.rtsp is not None:
             self.metrics.add_collector(rtsp_collector(self.rtsp.stats))
@@ -209,6 +222,7 @@ class Hub:
         EventsWebSocket(self.status, self.registry, self.access, self.redis.client,
                         prefix=s.redis.prefix).add_routes(app)
         self.whep.add_routes(app)
+        self.analytics.add_routes(app)
         self.metrics.add_collector(transcode_collector(self.transcoders))
         if self.whip_publish is not None:
             self.whip_publish.add_routes(app)
@@ -236,6 +250,7 @@ class Hub:
         """Called by the sources API after a write: ``created``, ``updated`` (url, publish,
         always_on or transport changed), ``metadata`` (other fields) or ``deleted``."""
         if kind == "deleted":
+            await self.analytics.source_changed(kind, source_id)
             await self.manager.stop(source_id)
             self.status.forget(source_id)
             return
@@ -245,6 +260,8 @@ class Hub:
             source = await self.registry.get(source_id)
             if source is not None and source.always_on and not source.publish:
                 await self.manager.ensure_started(source_id, always_on=True)
+        # start, restart or stop sampling (analytics settings live in the source record)
+        await self.analytics.source_changed(kind, source_id)
 
     async def _report_live_counters(self) -> None:
         while True:

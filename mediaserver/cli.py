@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     token_cli.add_parser(sub)
     sources_cli.add_parser(sub)
+    from analytics import cli as analytics_cli
+
+    analytics_cli.add_parsers(sub)  # detect, detector, model
     return parser
 
 
@@ -108,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
             from . import sources_cli
 
             return sources_cli.run(args)
+        elif args.command in ("detect", "detector", "model"):
+            from analytics import cli as analytics_cli
+
+            settings = load_settings(getattr(args, "config", None))
+            _setup_logging(settings.log.level)
+            return analytics_cli.run(args, settings)
     except ConfigError as exc:
         print(f"fusionhub: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..errors import ConfigError
+from .analytics import AnalyticsConfig
 from .media import ProbeConfig, PullConfig, StreamsConfig, WebRtcConfig
 from .network import HttpConfig, RtspConfig
 from .push import PushConfig, RtmpConfig
@@ -42,6 +43,7 @@ class Settings(BaseSettings):
     whip: WhipConfig = Field(default_factory=WhipConfig)
     transcode: TranscodeConfig = Field(default_factory=TranscodeConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     sources: tuple[SourceConfig, ...] = Field((), title="Sources declared in the file "
                                               "(merged into the registry at start)")
 

@@ -1,0 +1,1 @@
+"""Detector: model backends, YOLOv8 output decoding and the worker process."""

@@ -1,0 +1,1 @@
+"""Runnable examples for systems that consume fusionhub's contracts."""

@@ -1,0 +1,48 @@
+"""Prometheus samples of the analytics pipeline (a collector for ``Metrics.add_collector``):
+samples taken and skipped by reason, detector queue drops and results, alerts raised by kind,
+clips written and failed, alert events outboxed and replayed."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from typing import Any
+
+from mediaserver.api.metrics import Sample
+
+
+def analytics_collector(hub_analytics: Any):
+    service = hub_analytics.service
+    store = hub_analytics.store
+
+    def collect() -> Iterable[Sample]:
+        skipped: collections.Counter[str] = collections.Counter()
+        sampled = 0
+        for sampler in service.samplers.values():
+            sampled += sampler.sampled
+            skipped.update(sampler.skipped)
+        det = service.detector
+        yield Sample("fusionhub_analytics_sources", len(service.samplers), (), "gauge",
+                     "Sources sampled on this node")
+        yield Sample("fusionhub_analytics_samples_total", sampled, (), "counter",
+                     "Keyframes decoded and handed to the detector")
+        for reason in ("budget", "same_keyframe", "no_keyframe", "queue_full", "undecodable"):
+            yield Sample("fusionhub_analytics_samples_skipped_total", skipped[reason],
+                         (("reason", reason),), "counter", "Samples skipped, by reason")
+        yield Sample("fusionhub_analytics_detector_dropped_total",
+                     det.dropped if det else 0, (), "counter",
+                     "Frames the detector queue refused (full)")
+        yield Sample("fusionhub_analytics_detections_total", det.completed if det else 0, (),
+                     "counter", "Detector results received")
+        for kind in ("fire", "smoke", "flood", "manual"):
+            yield Sample("fusionhub_alerts_raised_total", service.stats[f"raised_{kind}"],
+                         (("kind", kind),), "counter", "Alerts raised on this node, by kind")
+        yield Sample("fusionhub_alert_clips_total", service.recorder.clips_written,
+                     (("result", "written"),), "counter", "Alert clips, by result")
+        yield Sample("fusionhub_alert_clips_total", service.recorder.clips_failed,
+                     (("result", "failed"),), "counter", "Alert clips, by result")
+        for name in ("outboxed", "replayed", "redis_errors"):
+            yield Sample(f"fusionhub_alert_events_{name}_total", store.stats[name], (),
+                         "counter", f"Alert event writes {name.replace('_', ' ')}")
+
+    return collect

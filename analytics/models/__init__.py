@@ -1,0 +1,1 @@
+"""Model catalogue (``configs/models.yaml``) and tooling (export, eval)."""

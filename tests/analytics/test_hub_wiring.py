@@ -1,0 +1,62 @@
+"""The composition root's analytics wiring (mediaserver/app.py): a hub with analytics enabled
+raises an alert over its own HTTP port and /metrics; with a missing model it refuses to start
+with an error naming the file; with analytics disabled it runs without any model."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from mediaserver.config import Settings
+from mediaserver.errors import ConfigError
+from tests.analytics.conftest import write_catalog
+from tests.e2e.conftest import make_hub, token  # noqa: F401 - fixture
+
+pytestmark = [
+    pytest.mark.timeout(60),
+    pytest.mark.skipif("analytics" not in Settings.model_fields,
+                       reason="the analytics wiring patch (Settings.analytics, app.py) is "
+                              "not applied yet"),
+]
+
+
+async def test_hub_with_analytics_raises_alerts(make_hub, camera_clip, tmp_path) -> None:  # noqa: F811
+    hub = await make_hub(
+        sources=[{"id": "cam-h", "group": "g", "url": f"file://{camera_clip}",
+                  "analytics": {"enabled": True, "interval": 0.4}}],
+        analytics={"enabled": True, "models": write_catalog(tmp_path / "m.yaml"),
+                   "threads": 1, "rules": {"k": 2, "n": 2},
+                   "evidence": {"pre_roll": 1, "post_roll": 1}})
+    headers = {"Authorization": f"Bearer {token(hub, 'viewer')}"}
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{hub.http_port}") as http:
+        async with asyncio.timeout(20):
+            while True:
+                async with http.get("/api/v1/alerts?source=cam-h", headers=headers) as r:
+                    body = await r.json()
+                if body["total"] and body["items"][0]["clip_url"]:
+                    break
+                await asyncio.sleep(0.3)
+        alert = body["items"][0]
+        assert alert["kind"] == "flood" and alert["group"] == "g"
+        async with http.get(alert["clip_url"], headers=headers) as r:
+            assert r.status == 200 and (await r.read())[4:8] == b"ftyp"
+        async with http.get("/metrics") as r:
+            text = await r.text()
+        assert 'fusionhub_alerts_raised_total{kind="flood"}' in text
+
+
+async def test_missing_model_is_a_start_up_error(make_hub, tmp_path) -> None:  # noqa: F811
+    models = write_catalog(tmp_path / "m.yaml")
+    models.write_text(models.read_text().replace("tiny-cls.onnx", "absent.onnx"))
+    with pytest.raises(ConfigError, match="absent.onnx does not exist"):
+        await make_hub(analytics={"enabled": True, "models": models})
+
+
+async def test_hub_runs_without_models_when_analytics_is_disabled(make_hub) -> None:  # noqa: F811
+    hub = await make_hub(analytics={"models": "/nonexistent/models.yaml"})
+    headers = {"Authorization": f"Bearer {token(hub, 'viewer')}"}
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{hub.http_port}") as http:
+        async with http.get("/api/v1/alerts", headers=headers) as r:
+            assert r.status == 200 and (await r.json())["total"] == 0

@@ -1,0 +1,71 @@
+"""Pre-roll ring and fragmented-MP4 clip writing (remux, no transcode), checked with ffprobe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mediaserver.core.access_unit import VIDEO_CLOCK_RATE, AccessUnit
+from mediaserver.ingest.pyav_file import read_access_units
+from mediaserver.record.clip import ClipError, ClipWriter
+from mediaserver.record.ring import PreRollRing
+
+SECOND = VIDEO_CLOCK_RATE
+
+
+def au(pts_s: float, key: bool, size: int = 10) -> AccessUnit:
+    return AccessUnit([b"\x65" if key else b"\x41", b"x" * size], int(pts_s * SECOND), key)
+
+
+def test_ring_keeps_the_span_from_a_keyframe() -> None:
+    ring = PreRollRing(2.0, 1 << 20)
+    ring.add(au(0.0, False))  # before any keyframe: ignored
+    for i in range(60):  # 6 s at 10 fps, keyframe every 1 s
+        ring.add(au(i / 10, i % 10 == 0))
+    frames = ring.snapshot()
+    assert frames[0].keyframe
+    # newest at 5.9 s: the last keyframe at or before 3.9 s is 3.0 s
+    assert frames[0].pts == 3 * SECOND and ring.seconds == pytest.approx(2.9)
+
+
+def test_ring_byte_cap_drops_old_gops_and_counts() -> None:
+    ring = PreRollRing(10.0, 3000)
+    for i in range(50):
+        ring.add(au(i / 10, i % 10 == 0, size=100))
+    assert ring.snapshot()[0].keyframe and ring.dropped_bytes > 0
+    assert sum(a.size for a in ring.snapshot()) <= 3000 + 10 * 101
+
+
+def probe(path: Path) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+                          "format=duration:stream=nb_read_frames,codec_name", "-of", "json",
+                          str(path)], capture_output=True, text=True, timeout=30, check=True)
+    return json.loads(out.stdout)
+
+
+def test_clip_is_remuxed_fmp4_with_the_expected_duration(camera_clip, tmp_path) -> None:
+    track, aus = read_access_units(camera_clip)
+    writer = ClipWriter(tmp_path / "out" / "clip.mp4", track, fragment=0.5)
+    writer.write(aus[3:12])  # starts with non-keyframes: skipped to the first keyframe
+    writer.write(aus[12:30])
+    writer.write(aus[20:25])  # repeated timestamps: ignored, never a negative duration
+    path = writer.close()
+    assert path.exists() and not list(path.parent.glob(".*part*"))
+    info = probe(path)
+    assert info["streams"][0]["codec_name"] == "h264"
+    assert int(info["streams"][0]["nb_read_frames"]) == 20  # frames 10..29
+    assert float(info["format"]["duration"]) == pytest.approx(2.0, abs=0.05)
+    head = path.read_bytes()[:4096]
+    assert b"moof" in path.read_bytes() and b"mvex" in head  # fragmented
+
+
+def test_clip_without_keyframe_is_an_error(camera_clip, tmp_path) -> None:
+    track, aus = read_access_units(camera_clip)
+    writer = ClipWriter(tmp_path / "empty.mp4", track)
+    writer.write([a for a in aus if not a.keyframe][:5])
+    with pytest.raises(ClipError, match="no keyframe"):
+        writer.close()
+    assert not list(tmp_path.iterdir())
