@@ -66,16 +66,20 @@ def json_error(status: int, code: str, message: str, headers: dict[str, str] | N
     return web.json_response(body, status=status, headers=headers)
 
 
+#: statuses an AccessDenied may carry (404 hides sources outside the token's groups)
+_DENIED_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
+
+
 def _map(exc: Exception) -> web.Response:
     if isinstance(exc, ApiError):
         headers = {"Retry-After": str(exc.extra.pop("retry_after"))} \
             if "retry_after" in exc.extra else None
         return json_error(exc.status, exc.code, exc.message, headers=headers, **exc.extra)
     if isinstance(exc, AccessDenied):
-        status = 401 if exc.status == 401 else 403
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return json_error(status, "unauthorized" if status == 401 else "forbidden",
-                          str(exc) or "access denied", headers=headers)
+        status = exc.status if exc.status in _DENIED_CODES else 403
+        headers = {"WWW-Authenticate": 'Bearer realm="fusionhub"'} if status == 401 else None
+        return json_error(status, _DENIED_CODES[status], str(exc) or "access denied",
+                          headers=headers)
     if isinstance(exc, SourceNotFound):
         return json_error(404, "not_found", "no such source")
     if isinstance(exc, SourceInvalid):
