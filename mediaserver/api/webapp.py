@@ -1,10 +1,12 @@
 """Serves the browser app from ``web/`` (no CDN, no runtime downloads, no build step).
 
 ``/`` is the video wall, ``/review`` the analysts' clip review, ``/static/`` their ES modules
-and styles. Pages go out with a strict Content-Security-Policy (everything from this origin,
-WebSocket and media included) and ``Referrer-Policy: no-referrer``, since media URLs may carry
-``?token=``. Static files are revalidated on every load (``no-cache``: ETag/Last-Modified),
-so an upgraded hub never runs a stale mix of modules.
+and styles; ``/field/`` the field page for phones and its files (``web/field/``; ``/field``
+redirects there so its relative URLs resolve). Pages go out with a strict
+Content-Security-Policy (everything from this origin, WebSocket and media included) and
+``Referrer-Policy: no-referrer``, since media URLs may carry ``?token=``. Static files are
+revalidated on every load (``no-cache``: ETag/Last-Modified), so an upgraded hub never runs a
+stale mix of modules.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class WebApp:
         if (self._root / "static").is_dir():
             app.router.add_static("/static/", self._root / "static", follow_symlinks=False)
             app.on_response_prepare.append(_static_headers)
+        app.router.add_get("/field", self._redirect_field)
         if (self._root / "field").is_dir():
             # the field page's modules and styles (web/field/*.js, *.css)
             app.router.add_static("/field/", self._root / "field", follow_symlinks=False)
@@ -52,8 +55,11 @@ class WebApp:
                 raise web.HTTPNotFound(text="web app not installed")
             return web.FileResponse(page, headers=PAGE_HEADERS)
 
-        handler.__name__ = f"page_{name.split('.')[0]}"
         return handler
+
+    async def _redirect_field(self, request: web.Request) -> web.StreamResponse:
+        query = f"?{request.query_string}" if request.query_string else ""
+        raise web.HTTPFound(f"/field/{query}")
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         return await self._page(PAGES["/"])(request)

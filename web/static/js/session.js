@@ -1,0 +1,106 @@
+// Sign-in (jwt mode), the demo banner (none mode), the language toggle and the user chip;
+// shared by the wall and the review page.
+import { $, el } from "./util.js";
+import { applyI18n, getLang, setLang, t } from "./i18n.js";
+
+/**
+ * Resolve once the page may talk to the API: in `none` mode at once (with the demo banner),
+ * in `jwt` mode when a stored token works or the user signed in with one.
+ */
+export async function signIn(api) {
+  applyI18n(document);
+  bindLanguageToggle();
+  let info;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      info = await api.info();
+      break;
+    } catch (err) {
+      showFatal(t("hub_unreachable"));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(10000, 1000 * 2 ** attempt)));
+    }
+  }
+  hideFatal();
+  $("#version") && ($("#version").textContent = info.version ? "v" + info.version : "");
+  if (api.authMode === "none") {
+    $("#demo-banner").hidden = false;
+  } else {
+    let message = sessionStorage.getItem("fh.login_message") || "";
+    sessionStorage.removeItem("fh.login_message");
+    if (api.token) {
+      try {
+        await api.get("/api/v1/groups");
+        showUser(api);
+        return info;
+      } catch (err) {
+        message = err.status === 401 ? t("token_rejected", { reason: err.message }) : err.message;
+        if (err.status === 401) api.setToken("");
+      }
+    }
+    await loginScreen(api, message);
+  }
+  showUser(api);
+  return info;
+}
+
+function loginScreen(api, message) {
+  const box = $("#login");
+  box.hidden = false;
+  $("#login-error").textContent = message || "";
+  $("#token").focus();
+  return new Promise((resolve) => {
+    $("#login-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const token = $("#token").value.trim();
+      if (!token) return;
+      api.setToken(token);
+      try {
+        await api.get("/api/v1/groups");
+      } catch (err) {
+        api.setToken("");
+        $("#login-error").textContent = err.status === 401 ? t("token_rejected", { reason: err.message })
+                                                            : err.message;
+        return;
+      }
+      $("#token").value = "";
+      box.hidden = true;
+      resolve();
+    };
+  });
+}
+
+/** After a 401 mid-session (token expired): back to the sign-in screen. */
+export function sessionExpired(api, message) {
+  api.setToken("");
+  sessionStorage.setItem("fh.login_message", t("token_rejected", { reason: message || "" }));
+  location.reload();
+}
+
+function showUser(api) {
+  const chip = $("#user");
+  if (!chip) return;
+  chip.textContent = "";
+  if (api.authMode === "none") {
+    chip.append(el("span", { class: "role", text: t("role_demo") }));
+    return;
+  }
+  chip.append(el("span", { class: "who", text: api.subject }),
+              el("span", { class: "role", text: t("role_" + api.role) }),
+              el("button", { class: "link", type: "button", text: t("sign_out"),
+                             onclick: () => { api.setToken(""); location.reload(); } }));
+}
+
+function bindLanguageToggle() {
+  const button = $("#lang");
+  if (!button) return;
+  button.textContent = getLang() === "zh-CN" ? "EN" : "中文";
+  button.onclick = () => { setLang(getLang() === "zh-CN" ? "en" : "zh-CN"); location.reload(); };
+}
+
+function showFatal(text) {
+  let bar = $("#fatal");
+  if (!bar) { bar = el("div", { id: "fatal", class: "fatal" }); document.body.prepend(bar); }
+  bar.textContent = text;
+  bar.hidden = false;
+}
+function hideFatal() { const bar = $("#fatal"); if (bar) bar.hidden = true; }
