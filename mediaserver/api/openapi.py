@@ -38,7 +38,6 @@ _WHEP_POST_ERRORS = {
     "401": "Missing or invalid token (WWW-Authenticate: Bearer)",
     "403": "The token's role may not view",
     "404": "Unknown source, or outside the token's scope",
-    "406": "The source's codec cannot be relayed to this viewer (H.264 only for now)",
     "413": "Offer larger than 64 KiB",
     "415": "Content-Type is not application/sdp",
     "422": "The offer has no usable H.264 video",
@@ -314,16 +313,23 @@ def _paths() -> dict[str, Schema]:
 
 def build_openapi(version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the hub's public HTTP contract."""
+    from .openapi_field import field_paths, field_schemas
+
+    paths = _paths()
+    paths.update(field_paths(_op, _json, _ref, _param))
+    schemas = _schemas()
+    schemas.update(field_schemas())
     return {
         "openapi": "3.1.0",
         "info": {"title": "fusionhub", "version": version,
                  "description": "Video fusion server: sources, live status, snapshots and "
                  "WebRTC viewing (WHEP). See docs/api.md for roles, scopes and flows.",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
-        "tags": [{"name": n} for n in ("sources", "events", "whep", "meta")],
-        "paths": _paths(),
+        "tags": [{"name": n} for n in ("sources", "events", "whep", "alerts", "field",
+                                        "meta")],
+        "paths": paths,
         "components": {
-            "schemas": _schemas(),
+            "schemas": schemas,
             "parameters": _parameters(),
             "responses": {name: _json(_ref("Error"), text)
                           for name, text in _ERROR_RESPONSES.values()},
