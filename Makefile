@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint system-deps bench bench-wall clean
+.PHONY: setup demo test lint system-deps bench bench-wall loadtest-smoke clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ bench: setup
 ## The wall in headless Chromium: first-frame times, 16 tiles, 20,000-source tree
 bench-wall: setup system-deps
 	$(BIN)/python -m loadtests.bench_wall
+
+## Load-test scenario `smoke` (report.json, report.md and plots under data/loadtest/smoke)
+loadtest-smoke: setup
+	$(BIN)/python -m loadtests run --scenario smoke --out data/loadtest/smoke
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,4 +1,7 @@
-"""Viewer swarm: N aiortc WHEP viewers of one hub source, bounded in count and time.
+"""Decoding viewer swarm: N aiortc WHEP viewers of one hub source that decode every frame,
+bounded in count and time (used by ``bench_core`` for first-frame times of decoded pictures).
+The load-test scenarios use :mod:`loadtests.swarm`, whose viewers count frames without
+decoding.
 
     python -m loadtests.viewer_swarm --url http://127.0.0.1:8080/whep/cam001 --count 10 \
         --duration 20 [--token T] [--sequential-first-frames 20]
