@@ -260,6 +260,8 @@ class Hub:
             source = await self.registry.get(source_id)
             if source is not None and source.always_on and not source.publish:
                 await self.manager.ensure_started(source_id, always_on=True)
+            elif source is not None and source.url and self.probes is not None:
+                self.probes.probe_now(source_id)
         # start, restart or stop sampling (analytics settings live in the source record)
         await self.analytics.source_changed(kind, source_id)
 

@@ -52,6 +52,10 @@ def slot_key(source_id: str) -> bytes:
     return hashlib.blake2b(source_id.encode(), digest_size=8).digest()
 
 
+#: Seconds between looks at the registry while no source needs probing.
+EMPTY_RECHECK = 2.0
+
+
 class ProbeScheduler:
     """Owns one scheduling task and the probe tasks in flight (``start``/``aclose``)."""
 
@@ -108,8 +112,14 @@ class ProbeScheduler:
                 self._launch(source_id)
             self.stats["last_cycle_duration"] = loop.time() - started
             self.stats["cycles"] += 1
-            rest = started + self.interval - loop.time()
-            await asyncio.sleep(max(rest, 0.0))
+            # with nothing to probe, look again soon: a first camera should not wait a cycle
+            period = self.interval if ids else min(self.interval, EMPTY_RECHECK)
+            await asyncio.sleep(max(started + period - loop.time(), 0.0))
+
+    def probe_now(self, source_id: str) -> None:
+        """Probe one source out of turn (it was just added or its URL changed), so the wall
+        colours it at once instead of after up to one interval."""
+        self._launch(source_id)
 
     def _launch(self, source_id: str) -> None:
         if self.is_active(source_id):

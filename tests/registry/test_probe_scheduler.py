@@ -174,3 +174,24 @@ async def test_real_probe_against_a_closed_port(redis: Redis):
     status = await redis.hgetall("fh:status:dead")
     assert status["state"] == "offline"
     assert status["last_error"] and "pw" not in status["last_error"]
+
+
+async def test_a_first_source_and_probe_now_do_not_wait_a_whole_interval(redis: Redis):
+    reg, board = await _setup(redis, 0)
+    probe = FakeProbe()
+    sched = ProbeScheduler(reg, board, probe, interval=60.0, timeout=1.0, concurrency=8)
+    await sched.start()
+    loop = asyncio.get_running_loop()
+    added = loop.time()
+    await reg.put(SourceConfig(id="first", url="rtsp://127.0.0.1:9/first"))
+    async with asyncio.timeout(5):  # not 60 s: an empty registry is looked at again soon
+        while not probe.calls:
+            await asyncio.sleep(0.05)
+    assert probe.calls[0][0] - added < 3.0
+    await reg.put(SourceConfig(id="second", url="rtsp://127.0.0.1:9/second"))
+    sched.probe_now("second")  # what the hub does when the API creates a source
+    async with asyncio.timeout(2):
+        while not any(url.endswith("/second") for _, url in probe.calls):
+            await asyncio.sleep(0.05)
+    await sched.aclose()
+    await board.aclose()
