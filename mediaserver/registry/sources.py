@@ -27,239 +27,38 @@ import asyncio
 import bisect
 import json
 import logging
-import types
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from ..config import SourceConfig
-from ..errors import SourceError, SourceInvalid, SourceNotFound
-from ..redact import redact_url
+from ..errors import SourceNotFound
+from .source_record import (  # noqa: F401 - re-exported: the registry's public names
+    _FIELD_LIST,
+    CHUNK,
+    CREATED,
+    EXISTS,
+    INDEXED_STATES,
+    MEDIA_CHANGED,
+    STATES,
+    UPDATED,
+    Page,
+    SourceExists,
+    SourceValidationError,
+    ascii_lower,
+    from_hash,
+    in_group,
+    merge_patch,
+    public_view,
+    search_text,
+    to_hash,
+    validate_source,
+)
+from .source_scripts import _DELETE_LUA, _PUT_LUA
 
 logger = logging.getLogger(__name__)
-
-STATES = ("offline", "online", "streaming", "error")
-INDEXED_STATES = ("online", "streaming", "error")  # offline = a source in none of these
-CHUNK = 200  # records per script call (~7 ms of server time) / per pipeline
-
-
-def _structured(annotation: Any) -> bool:
-    """Whether a field holds a nested value (stored JSON-encoded in the flat hash)."""
-    origin = get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        return any(_structured(a) for a in get_args(annotation) if a is not type(None))
-    if origin in (tuple, list, dict, set, frozenset):
-        return True
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel | tuple | list | dict)
-
-
-_FIELDS = {name: f.annotation for name, f in SourceConfig.model_fields.items()}
-_JSON_FIELDS = frozenset(n for n, a in _FIELDS.items() if _structured(a))
-_BOOL_FIELDS = frozenset(n for n, a in _FIELDS.items() if a is bool)
-_FIELD_LIST = json.dumps(list(_FIELDS))
-
-# Writes a chunk of records. KEYS: sources, idx:ids, idx:groups, idx:search, idx:pulled.
-# ARGV: prefix, create_only, JSON list of all record fields, then one JSON per record:
-# [flat fields, search text]. Returns per record 0 exists (create_only), 1 created, 2 updated,
-# 3 updated with media changed. Set additions are batched per chunk; per record it costs
-# HMGET, HSET and (for an update that unsets optional fields) HDEL.
-_PUT_LUA = """
-local p, create_only, all_fields = ARGV[1], ARGV[2] == '1', cjson.decode(ARGV[3])
-local media = {'url', 'publish', 'always_on', 'transport'}
-local results, ids, zargs, searches, pulled, unpulled, groups = {}, {}, {}, {}, {}, {}, {}
-for i = 4, #ARGV do
-  local rec = cjson.decode(ARGV[i])
-  local f, search = rec[1], rec[2]
-  local id, group = f['id'], f['group']
-  local key = p .. 'source:' .. id
-  local old = redis.call('HMGET', key, 'group', 'url', 'publish', 'always_on', 'transport',
-                         'name')
-  local existed = old[1] ~= false
-  if existed and create_only then
-    results[#results + 1] = 0
-  else
-    local hargs = {}
-    for k, v in pairs(f) do hargs[#hargs + 1] = k; hargs[#hargs + 1] = v end
-    redis.call('HSET', key, unpack(hargs))
-    if existed then
-      local gone = {}
-      for _, name in ipairs(all_fields) do
-        if f[name] == nil then gone[#gone + 1] = name end
-      end
-      if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
-    end
-    ids[#ids + 1] = id
-    zargs[#zargs + 1] = 0; zargs[#zargs + 1] = id
-    searches[#searches + 1] = search
-    if f['url'] and f['publish'] ~= 'true' then pulled[#pulled + 1] = id
-    else unpulled[#unpulled + 1] = id end
-    groups[group] = groups[group] or {}
-    table.insert(groups[group], id)
-    local result = 1
-    if existed then
-      local oldsearch = string.lower(id .. '\\31' .. (old[6] or '')) .. '\\30' .. id
-      if oldsearch ~= search then redis.call('SREM', KEYS[4], oldsearch) end
-      if old[1] ~= group then
-        local gk = p .. 'group:' .. old[1]
-        redis.call('SREM', gk, id)
-        if redis.call('SCARD', gk) == 0 then redis.call('SREM', KEYS[3], old[1]) end
-      end
-      result = 2
-      for j, name in ipairs(media) do
-        if (old[j + 1] or '') ~= (f[name] or '') then result = 3 end
-      end
-    end
-    results[#results + 1] = result
-  end
-end
-if #ids > 0 then
-  redis.call('SADD', KEYS[1], unpack(ids))
-  redis.call('ZADD', KEYS[2], unpack(zargs))
-  redis.call('SADD', KEYS[4], unpack(searches))
-  if #pulled > 0 then redis.call('SADD', KEYS[5], unpack(pulled)) end
-  if #unpulled > 0 then redis.call('SREM', KEYS[5], unpack(unpulled)) end
-  for g, members in pairs(groups) do
-    redis.call('SADD', p .. 'group:' .. g, unpack(members))
-    redis.call('SADD', KEYS[3], g)
-  end
-end
-return results
-"""
-
-# KEYS as above; ARGV: prefix, id. Also drops the source's status and state-index entries.
-_DELETE_LUA = """
-local p, id = ARGV[1], ARGV[2]
-local old = redis.call('HMGET', p .. 'source:' .. id, 'group', 'name')
-local g = old[1]
-if not g then return 0 end
-redis.call('DEL', p .. 'source:' .. id, p .. 'status:' .. id)
-redis.call('SREM', KEYS[1], id)
-redis.call('ZREM', KEYS[2], id)
-redis.call('SREM', KEYS[4], string.lower(id .. '\\31' .. (old[2] or '')) .. '\\30' .. id)
-redis.call('SREM', KEYS[5], id)
-local gk = p .. 'group:' .. g
-redis.call('SREM', gk, id)
-if redis.call('SCARD', gk) == 0 then redis.call('SREM', KEYS[3], g) end
-for _, st in ipairs({'online', 'streaming', 'error'}) do
-  redis.call('SREM', p .. 'idx:state:' .. st, id)
-end
-return 1
-"""
-
-CREATED, UPDATED, MEDIA_CHANGED, EXISTS = 1, 2, 3, 0
-
-
-
-class SourceExists(SourceError, FileExistsError):
-    """A create found the id taken (HTTP 409)."""
-
-
-class SourceValidationError(SourceInvalid):
-    """A record failed validation; ``field`` names the offending field (dotted path)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.detail = message
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[SourceConfig]
-    total: int
-    next_cursor: str | None
-
-
-def validate_source(data: Any, allowed_schemes: Iterable[str] | None = None) -> SourceConfig:
-    """Validate a record, raising :class:`SourceValidationError` naming the first bad field."""
-    if not isinstance(data, dict):
-        raise SourceValidationError("(record)", "must be an object")
-    try:
-        source = SourceConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False, include_input=False)[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(record)"
-        raise SourceValidationError(field, err["msg"]) from None
-    if source.url is not None and allowed_schemes is not None:
-        scheme = source.url.split(":", 1)[0].lower() if ":" in source.url else ""
-        if scheme not in allowed_schemes:
-            raise SourceValidationError("url", f"scheme {scheme or '(none)'!r} is not allowed")
-    return source
-
-
-def to_hash(source: SourceConfig) -> dict[str, str]:
-    """Flat hash fields of a record (nested values JSON-encoded, None omitted)."""
-    out: dict[str, str] = {}
-    for name in _FIELDS:
-        value = getattr(source, name)
-        if value is None:
-            continue
-        if isinstance(value, BaseModel):
-            out[name] = value.model_dump_json()
-        elif name in _JSON_FIELDS:
-            out[name] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        elif isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        else:
-            out[name] = str(value)
-    return out
-
-
-def from_hash(fields: dict[str, str]) -> SourceConfig:
-    """Inverse of :func:`to_hash` (fields unknown to this version are ignored)."""
-    data: dict[str, Any] = {}
-    for key, value in fields.items():
-        if key in _JSON_FIELDS:
-            data[key] = json.loads(value)
-        elif key in _BOOL_FIELDS:
-            data[key] = value == "true"
-        elif key in _FIELDS:
-            data[key] = value
-    return SourceConfig.model_validate(data)
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def ascii_lower(text: str) -> str:
-    """Lower-case A-Z only, exactly like Lua's ``string.lower`` in the scripts."""
-    return text.translate(_ASCII_LOWER)
-
-
-def search_text(source: SourceConfig) -> str:
-    """The member of ``idx:search`` for a source: ``id␟name`` (A-Z lower-cased), ``␞id``."""
-    return ascii_lower(f"{source.id}\x1f{source.name}") + "\x1e" + source.id
-
-
-def public_view(source: SourceConfig) -> dict[str, Any]:
-    """What every API response shows of a source: the record with URL credentials removed."""
-    data = source.model_dump(mode="json")
-    if data.get("url"):
-        data["url"] = redact_url(data["url"])
-    return data
-
-
-def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """RFC 7396 JSON merge patch: nested objects merge, ``null`` removes (back to default)."""
-    out = dict(target)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_patch(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def in_group(path: str, group: str) -> bool:
-    """True when ``path`` is ``group`` or one of its subgroups."""
-    return path == group or path.startswith(group + "/")
-
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\^" else c for c in text)
