@@ -61,8 +61,9 @@ from .registry.probe_scheduler import ProbeScheduler
 from .registry.sources import SourceRegistry
 from .registry.status import StatusBoard
 from .store.connection import open_redis
+from .transcode.audio import AudioTranscoders
 from .transcode.manager import Transcoders
-from .transcode.metrics import transcode_collector
+from .transcode.metrics import audio_transcode_collector, transcode_collector
 
 logger = logging.getLogger(__name__)
 
@@ -183,19 +184,23 @@ class Hub:
         # 6. HTTP (transcoders close after the WebRTC sessions that watch them)
         self.transcoders = Transcoders(self.manager, s.transcode)
         self._on_close("transcoders", self.transcoders.aclose)
-        self.audio = AudioRelay() if s.whip.audio else None
+        # Opus to WHEP viewers: relayed from WHIP (whip.audio) and transcoded from AAC pushes
+        self.audio = AudioRelay()
+        self.audio_transcoders = AudioTranscoders(self.audio)
+        self._on_close("audio-transcoders", self.audio_transcoders.aclose)
         self.whep = WhepEndpoint(self.manager, self.access.check_source, s.webrtc,
                                  ready_timeout=s.streams.ready_timeout,
                                  cors_origins=s.http.cors_origins,
                                  transcoders=self.transcoders if s.transcode.enabled else None,
-                                 audio=self.audio)
+                                 audio=self.audio, audio_transcoders=self.audio_transcoders)
         self._on_close("webrtc", self.whep.aclose)
         self.whip_publish: WhipEndpoint | None = None
         if s.whip.enabled:
             self.whip_publish = WhipEndpoint(
                 self.push, self.access.source_for, s.webrtc,
                 cors_origins=s.http.cors_origins, pli_interval=s.whip.pli_interval,
-                media_timeout=s.whip.media_timeout, audio=self.audio,
+                media_timeout=s.whip.media_timeout,
+                audio=self.audio if s.whip.audio else None,
                 vp8_profile=TranscodeProfile(bitrate=s.whip.vp8_bitrate))
             self._on_close("whip", self.whip_publish.aclose)
         app = self._build_http_app()
@@ -224,6 +229,7 @@ class Hub:
         self.whep.add_routes(app)
         self.analytics.add_routes(app)
         self.metrics.add_collector(transcode_collector(self.transcoders))
+        self.metrics.add_collector(audio_transcode_collector(self.audio_transcoders))
         if self.whip_publish is not None:
             self.whip_publish.add_routes(app)
             self.metrics.add_collector(whip_collector(self.whip_publish))

@@ -22,6 +22,11 @@ Transcoding (with ``transcoders``): ``?profile=sub`` subscribes to the shared tr
 derived stream ``{source_id}~sub`` (400 unknown profile, 503 node at its transcoder cap); a
 source that turns out not to be H.264 (H.265, VP8 from WHIP) moves the viewer to
 ``{source_id}~{passthrough_profile}``. See :mod:`mediaserver.transcode.manager`.
+
+Audio: a viewer whose offer has an audio m-line gets an Opus track when the source has Opus
+from a WHIP publisher on this node (relayed as packets), or AAC on its Stream's audio
+side-channel (RTSP/RTMP push) and ``audio_transcoders`` is set: the source's shared AAC→Opus
+transcoder (:mod:`mediaserver.transcode.audio`) runs while such viewers watch.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from mediaserver.core.stream import Stream
 from mediaserver.core.subscriber import Subscriber
 from mediaserver.errors import SourceNotFound
 from mediaserver.redact import scrub
+from mediaserver.transcode.audio import AudioTranscoders
 from mediaserver.transcode.manager import ProfileStreams, TranscodeRefused, Transcoders
 
 from .http_session import (
@@ -65,7 +71,7 @@ from .peer import (
 )
 from .session import WhepSession
 from .tracks import PacketVideoTrack
-from .whip_audio import AudioRelay, opus_preferences
+from .whip_audio import AudioRelay, add_audio_track
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +118,10 @@ class WhepEndpoint:
     def __init__(self, streams: StreamProvider, access: AccessCheck, webrtc: WebRtcConfig, *,
                  ready_timeout: float = 10.0, cors_origins: tuple[str, ...] = ("*",),
                  shutdown_timeout: float = 10.0, transcoders: Transcoders | None = None,
-                 audio: AudioRelay | None = None) -> None:
+                 audio: AudioRelay | None = None,
+                 audio_transcoders: AudioTranscoders | None = None) -> None:
         self._audio = audio
+        self._audio_transcoders = audio_transcoders
         self._transcoders = transcoders
         self._streams: StreamProvider = (ProfileStreams(streams, transcoders)  # type: ignore
                                          if transcoders is not None else streams)
@@ -303,18 +311,10 @@ class WhepEndpoint:
             raise
 
     def _add_audio(self, pc: RTCPeerConnection, source_id: str, offer: str) -> None:
-        """Opus from this node's WHIP publisher, when the viewer offers audio."""
-        if self._audio is None or not self._audio.has_audio(source_id) or \
-                "m=audio" not in offer:
-            return
-        listener = self._audio.subscribe(source_id)
-        audio = pc.addTransceiver(listener, direction="sendonly")
-        audio.setCodecPreferences(opus_preferences())
-
-        @pc.on("connectionstatechange")
-        def _closed() -> None:
-            if pc.connectionState == "closed":
-                listener.stop()
+        """Opus for a viewer that offers audio (see :func:`.whip_audio.add_audio_track`)."""
+        if self._audio is not None and "m=audio" in offer:
+            add_audio_track(pc, self._audio, source_id, self._streams.stream(source_id),
+                            self._audio_transcoders)
 
     def _source_codec(self, source_id: str) -> tuple[str, bytes | None]:
         """The source's codec and H.264 SPS (track parameters, else the cached keyframe)."""

@@ -8,6 +8,8 @@
 It offers one recvonly video m-line (aiortc offers VP8 and H.264; the hub answers H.264), sends
 the complete offer (non-trickle), applies the answer and counts decoded frames. aiortc always
 decodes what it receives (one decoder thread per viewer), so a swarm costs decode CPU.
+With ``audio=True`` it also offers a recvonly audio m-line and counts decoded audio frames
+(:attr:`audio_frames`, :attr:`audio_sample_rate`, :meth:`wait_audio_frames`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from types import TracebackType
 from urllib.parse import urljoin
 
 import aiohttp
+import numpy as np
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -50,8 +53,16 @@ class WhepClient:
     def __init__(self, url: str, *, token: str | None = None,
                  host_addresses: Sequence[str] = (), ice_servers: Sequence[str] = (),
                  http: aiohttp.ClientSession | None = None, request_timeout: float = 30.0,
-                 keep_frame_times: int = 3000) -> None:
+                 keep_frame_times: int = 3000, audio: bool = False) -> None:
         self.url = url
+        self.audio = audio
+        self.audio_frames = 0
+        self.audio_samples = 0
+        self.audio_sample_rate: int | None = None
+        #: the loudest decoded sample so far (s16): 0 means only silence arrived
+        self.audio_peak = 0
+        self._audio_event = asyncio.Event()
+        self._audio_reader: asyncio.Task[None] | None = None
         self.token = token
         self.host_addresses = tuple(host_addresses)
         self.ice_servers = tuple(ice_servers)
@@ -100,6 +111,8 @@ class WhepClient:
             iceServers=[RTCIceServer(urls=u) for u in self.ice_servers]))
         self.pc = pc
         pc.addTransceiver("video", direction="recvonly")
+        if self.audio:
+            pc.addTransceiver("audio", direction="recvonly")
         restrict_host_addresses(pc, self.host_addresses)
         pc.on("track", self._on_track)
         await pc.setLocalDescription(await pc.createOffer())
@@ -131,13 +144,14 @@ class WhepClient:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 logger.debug("WHEP DELETE failed: %s", exc)
             self.session_url = None
-        if self._reader is not None:
-            self._reader.cancel()
-            try:
-                await self._reader
-            except asyncio.CancelledError:
-                pass
-            self._reader = None
+        for task in (self._reader, self._audio_reader):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._reader = self._audio_reader = None
         if self.pc is not None:
             await self.pc.close()
         if self._own_http and self._http is not None:
@@ -181,9 +195,33 @@ class WhepClient:
                 self._frame_event.clear()
                 await self._frame_event.wait()
 
+    async def wait_audio_frames(self, count: int, timeout: float) -> None:
+        """Wait until ``count`` audio frames were decoded in total; TimeoutError otherwise."""
+        async with asyncio.timeout(timeout):
+            while self.audio_frames < count:
+                self._audio_event.clear()
+                await self._audio_event.wait()
+
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "video" and self._reader is None:
             self._reader = asyncio.create_task(self._read(track), name="whep-client-reader")
+        elif track.kind == "audio" and self._audio_reader is None:
+            self._audio_reader = asyncio.create_task(self._read_audio(track),
+                                                     name="whep-client-audio")
+
+    async def _read_audio(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                self.audio_frames += 1
+                self.audio_samples += frame.samples
+                self.audio_sample_rate = frame.sample_rate
+                if frame.format.name == "s16":
+                    self.audio_peak = max(self.audio_peak,
+                                          int(np.abs(frame.to_ndarray()).max(initial=0)))
+                self._audio_event.set()
+        except MediaStreamError:
+            pass
 
     async def _read(self, track: MediaStreamTrack) -> None:
         try:

@@ -5,8 +5,11 @@ A WHIP session taps its Opus receiver (:mod:`.whip_receiver`) and calls
 :class:`OpusRelayTrack` from :meth:`AudioRelay.subscribe`, which returns ``av.Packet``s that
 aiortc's ``OpusEncoder.pack`` sends unchanged. Each track has a bounded queue (late audio is
 useless: the oldest packets are dropped and counted) and rebases timestamps to start at 0.
-Audio is not part of :class:`~mediaserver.core.stream.Stream` (video only), so it is relayed
-only between WebRTC peers on this node and not recorded or re-served over RTSP.
+WHIP Opus does not go through :class:`~mediaserver.core.stream.Stream`'s audio side-channel,
+so it is relayed only between WebRTC peers on this node and not re-served over RTSP. The
+relay also carries the Opus of :mod:`mediaserver.transcode.audio` (AAC from RTSP/RTMP
+publishers, transcoded while WHEP viewers listen), which calls :meth:`AudioRelay.begin`,
+:meth:`AudioRelay.publish` and :meth:`AudioRelay.end` the same way.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ import logging
 from fractions import Fraction
 
 import av
-from aiortc import RTCRtpCodecCapability, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpCodecCapability, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from mediaserver.core.stream import Stream
+from mediaserver.transcode.audio import AudioTranscoders
 
 logger = logging.getLogger(__name__)
 
@@ -117,3 +123,37 @@ class AudioRelay:
 
     def listeners(self, source_id: str) -> int:
         return len(self._listeners.get(source_id, ()))
+
+
+def add_audio_track(pc: RTCPeerConnection, relay: AudioRelay, source_id: str,
+                    stream: Stream | None, transcoders: AudioTranscoders | None) -> bool:
+    """Give a WHEP viewer's peer connection an Opus track, before the offer is applied.
+
+    Opus comes from this node's WHIP publisher of ``source_id`` (relayed), else, when the
+    source's Stream carries AAC, from its shared AAC→Opus transcoder (started by the first
+    such viewer, released when this peer connection closes). False: no audio to give.
+    """
+    aac = not relay.has_audio(source_id) and transcoders is not None and \
+        transcoders.carries_aac(stream)
+    if not aac and not relay.has_audio(source_id):
+        return False
+    if aac:
+        assert transcoders is not None and stream is not None
+        if not transcoders.acquire(source_id, stream):
+            logger.info("[%s] no audio for this viewer: AAC transcoder cap reached", source_id)
+            return False
+    listener = relay.subscribe(source_id)
+    audio = pc.addTransceiver(listener, direction="sendonly")
+    audio.setCodecPreferences(opus_preferences())
+    released = False
+
+    @pc.on("connectionstatechange")
+    def _closed() -> None:
+        nonlocal released
+        if pc.connectionState == "closed" and not released:
+            released = True
+            listener.stop()
+            if aac and transcoders is not None:
+                transcoders.release(source_id)
+
+    return True

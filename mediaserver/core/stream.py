@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 from .access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
+from .audio import AudioChannel
 from .subscriber import DEFAULT_MAXSIZE, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class Stream:
         self._parameter_sets: dict[int, bytes] = {}
         self._keyframe_event = asyncio.Event()
         self.publishing = False
+        #: audio side-channel (no GOP cache; see :mod:`.audio`)
+        self.audio = AudioChannel(stream_id)
 
     # -- publisher side -------------------------------------------------------------------
 
@@ -107,6 +110,7 @@ class Stream:
         self._gop_valid = False
         self._keyframe_event.clear()
         self.publishing = True
+        self.audio.reset()
         for sub in self._subscribers:
             sub.resync()
 
@@ -236,4 +240,5 @@ class Stream:
     def close(self) -> None:
         for sub in tuple(self._subscribers):
             self.unsubscribe(sub)
+        self.audio.close()
         self.publishing = False

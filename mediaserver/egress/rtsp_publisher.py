@@ -4,9 +4,11 @@ A :class:`PublisherSession` exists from ANNOUNCE on: it holds the claim on the s
 (:class:`~mediaserver.core.push.PushSession`) and the announced session description. Each
 SETUP (``mode=record``, TCP interleaved) binds one announced media section to a channel pair;
 RECORD begins the Stream's session. RTP of the video track is depacketized with the
-:mod:`mediaserver.protocols` depacketizers into access units; RTP of other tracks (audio) is
-counted and dropped; RTCP is a keep-alive. TEARDOWN, a closed connection or an eviction by the
-hub (takeover, silence, source stopped) releases the claim.
+:mod:`mediaserver.protocols` depacketizers into access units; RTP of an announced AAC track
+(``mpeg4-generic``, RFC 3640) is depacketized into the Stream's audio side-channel when that
+track was set up; RTP of other tracks is counted and dropped; RTCP is a keep-alive. TEARDOWN,
+a closed connection or an eviction by the hub (takeover, silence, source stopped) releases the
+claim.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import logging
 from urllib.parse import urlsplit
 
 from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
+from ..core.audio import AudioFrame
 from ..core.push import PushSession, PushSessionClosed
+from ..protocols.aac import AacDepacketizer, AacError, find_aac_format
 from ..protocols.errors import ProtocolError
 from ..protocols.h264 import H264Depacketizer
 from ..protocols.h265 import H265Depacketizer
@@ -85,6 +89,18 @@ class PublisherSession(ServerSession):
         self.malformed = 0
         self.other_packets = 0
         self.frames = 0
+        self.audio: AacDepacketizer | None = None
+        self.audio_index = -1
+        self.audio_frames = 0
+        self._audio_ts = _Unwrap()
+        try:
+            aac = find_aac_format(sdp)
+        except AacError as exc:
+            aac = None
+            logger.info("[%s] announced AAC track ignored: %s", path, exc)
+        if aac is not None:
+            self.audio = AacDepacketizer(aac)
+            self.audio_index = sdp.media.index(aac.media)
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -129,6 +145,9 @@ class PublisherSession(ServerSession):
         if rtcp:
             self.ctx.stats.rtcp_in += 1
             return True
+        if index == self.audio_index and self.audio is not None:
+            self._on_audio_rtp(payload)
+            return True
         if index != self.video_index:
             self.other_packets += 1
             return True
@@ -148,6 +167,26 @@ class PublisherSession(ServerSession):
         self.octets += len(data)
         for frame in self.depacketizer.push(packet):
             self._publish(frame.nalus, frame.timestamp, frame.keyframe)
+
+    def _on_audio_rtp(self, data: bytes) -> None:
+        audio = self.audio
+        assert audio is not None
+        try:
+            packet = RtpPacket.parse(data)
+        except ProtocolError:
+            self.malformed += 1
+            return
+        if packet.payload_type != audio.fmt.payload_type:
+            self.malformed += 1
+            return
+        if self.push.closed or not self.push.began:
+            return
+        config = audio.fmt.config
+        for au, timestamp in audio.push(packet.payload, packet.timestamp, packet.marker):
+            pts = self._audio_ts.extend(timestamp) * config.sample_rate // audio.fmt.clock_rate
+            self.push.stream.audio.publish(AudioFrame(au, pts, "aac", config.sample_rate,
+                                                      config.channels, config.raw))
+            self.audio_frames += 1
 
     def _publish(self, nalus: list[bytes], timestamp: int, keyframe: bool) -> None:
         changed = False
@@ -210,7 +249,25 @@ class PublisherSession(ServerSession):
             stats.publish_frames_dropped += self.depacketizer.dropped_frames
             stats.packets_malformed_in += self.malformed
             logger.info("[%s] publisher session %s ended: %d packets, %d frames, %d dropped, "
-                        "%d malformed, %d of other tracks", self.path, self.id, self.packets,
-                        self.frames, self.depacketizer.dropped_frames, self.malformed,
-                        self.other_packets)
+                        "%d malformed, %d of other tracks, %d audio frames", self.path,
+                        self.id, self.packets, self.frames, self.depacketizer.dropped_frames,
+                        self.malformed, self.other_packets, self.audio_frames)
         await super().aclose()
+
+
+class _Unwrap:
+    """Extends 32-bit RTP timestamps to a monotonic-ish 64-bit count."""
+
+    __slots__ = ("_ext", "_last")
+
+    def __init__(self) -> None:
+        self._last: int | None = None
+        self._ext = 0
+
+    def extend(self, timestamp: int) -> int:
+        if self._last is None:
+            self._last = timestamp
+        delta = (timestamp - self._last) & 0xFFFFFFFF
+        self._ext += delta - (1 << 32) if delta >= 1 << 31 else delta
+        self._last = timestamp
+        return self._ext

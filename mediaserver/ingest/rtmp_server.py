@@ -5,8 +5,9 @@ be ``rtmp.app``), ``createStream``, ``publish`` (authorization with action ``pub
 device token for that source or admin — then a claim on the pushed source), then video
 messages turned into access units (:mod:`mediaserver.protocols.rtmp.flv`). The token comes
 from the stream name's query (``live/cam?token=T``), else from the ``tcUrl``'s query
-(``rtmp://host/live?token=T`` with stream name ``cam``). Audio is counted and dropped (carried
-by the transcoder of issue 5 part 2).
+(``rtmp://host/live?token=T`` with stream name ``cam``). AAC audio (FLV ``AUDIODATA``, its
+sequence header giving the AudioSpecificConfig) goes to the Stream's audio side-channel; other
+audio formats are counted and dropped.
 
 Bad input (BAD-INPUTS row 18) closes the connection with the chunk layer's exact error and is
 counted; an unparsable video tag is dropped and counted. Before ``publish`` a connection has
@@ -28,9 +29,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..config.push import RtmpConfig
 from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
+from ..core.audio import AudioFrame
 from ..core.push import PublisherBusy, PushPublishers, PushSession, PushSessionClosed
 from ..errors import AccessDenied, SourceNotFound
 from ..protocols import h264, h265
+from ..protocols.aac import AacError, AudioSpecificConfig, parse_flv_audio
 from ..protocols.rtmp import amf0, messages
 from ..protocols.rtmp.chunk import ChunkReader, ChunkWriter, Message
 from ..protocols.rtmp.errors import FlvError, RtmpError
@@ -65,7 +68,9 @@ class RtmpStats:
     bytes_in: int = 0
     frames_in: int = 0
     bad_video: int = 0
-    audio_ignored: int = 0
+    audio_ignored: int = 0  # audio in formats other than AAC, or before publish
+    audio_frames: int = 0
+    bad_audio: int = 0
 
 
 class _Refused(Exception):
@@ -98,6 +103,7 @@ class RtmpConnection:
         self._last_ts: int | None = None
         self._ext_ts = 0
         self._fps: float | None = None
+        self._audio_config: AudioSpecificConfig | None = None
         self._closing = False
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -210,7 +216,7 @@ class RtmpConnection:
         if kind == messages.VIDEO:
             self._on_video(message)
         elif kind == messages.AUDIO:
-            self.server.stats.audio_ignored += 1
+            self._on_audio(message)
         elif kind == messages.DATA_AMF0:
             self._on_data(message.payload)
         elif kind == messages.WINDOW_ACK_SIZE and len(message.payload) >= 4:
@@ -321,6 +327,34 @@ class RtmpConnection:
                 rate = value.get("framerate") or value.get("videoframerate")
                 if isinstance(rate, float) and 0 < rate <= 1000:
                     self._fps = rate
+
+    def _on_audio(self, message: Message) -> None:
+        stats = self.server.stats
+        session = self.session
+        if session is None or session.closed:
+            stats.audio_ignored += 1
+            return
+        try:
+            tag = parse_flv_audio(message.payload)
+        except AacError as exc:
+            stats.bad_audio += 1
+            if stats.bad_audio % 100 == 1:
+                logger.info("[%s] RTMP audio tag dropped: %s", self.log_id, exc)
+            return
+        if tag is None:
+            stats.audio_ignored += 1
+            return
+        if tag.config is not None:
+            self._audio_config = tag.config
+            return
+        config = self._audio_config
+        if config is None or not session.began:  # no sequence header yet, or no video yet
+            stats.audio_ignored += 1
+            return
+        pts = message.timestamp * config.sample_rate // 1000
+        session.stream.audio.publish(AudioFrame(tag.frame, pts, "aac", config.sample_rate,
+                                                config.channels, config.raw))
+        stats.audio_frames += 1
 
     def _on_video(self, message: Message) -> None:
         stats = self.server.stats

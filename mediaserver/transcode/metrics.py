@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from mediaserver.api.metrics import Collector, Sample
 
+from .audio import AudioTranscoders
 from .manager import Transcoders
 
 
@@ -30,4 +31,19 @@ def transcode_collector(transcoders: Transcoders) -> Collector:
             yield Sample("fusionhub_transcoder_decode_errors_total", t.stats.errors, labels,
                          "counter", "Access units the decoder rejected")
 
+    return collect
+
+
+def audio_transcode_collector(audio: AudioTranscoders) -> Collector:
+    def collect() -> Iterable[Sample]:
+        yield Sample("fusionhub_audio_transcoders", len(audio.active()), (), "gauge",
+                     "AAC→Opus transcoders running on this node")
+        yield Sample("fusionhub_audio_transcoders_started_total", audio.started, (), "counter",
+                     "AAC→Opus transcoders started")
+        for info in audio.info():
+            labels = (("source", str(info["source_id"])),)
+            yield Sample("fusionhub_audio_transcoder_cpu_seconds_total", info["cpu_seconds"],
+                         labels, "counter", "Thread CPU time decoding AAC and encoding Opus")
+            yield Sample("fusionhub_audio_transcoder_input_dropped_total", info["dropped"],
+                         labels, "counter", "AAC frames dropped because the thread fell behind")
     return collect
