@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint system-deps bench bench-wall loadtest-smoke clean
+.PHONY: setup demo test lint system-deps bench bench-wall loadtest-smoke models-eval clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ bench-wall: setup system-deps
 ## Load-test scenario `smoke` (report.json, report.md and plots under data/loadtest/smoke)
 loadtest-smoke: setup
 	$(BIN)/python -m loadtests run --scenario smoke --out data/loadtest/smoke
+
+## Model metrics + CPU speed -> models/metrics.json, docs/models.md (the model card)
+models-eval: setup
+	scripts/model_card.sh
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
