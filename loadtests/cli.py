@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .camfarm.__main__ import default_clip_dir
 from .camfarm.clips import PROFILES
+from .push_swarm import PROTOCOLS as PUSH_PROTOCOLS
 from .scenarios import SCENARIOS
 
 #: global knob defaults; a scenario may override some (see ``Scenario.defaults``)
@@ -22,7 +23,8 @@ DEFAULTS = {
     "profile": "sub360", "hold": 8.0, "join_window": 2.0, "time_limit": 600.0,
     "viewers_start": 5, "max_viewers": 60, "viewer_step": 10,
     "streams_start": 5, "max_streams": 60, "stream_step": 10, "viewers_per_source": 2,
-    "publishers": 8, "churn_min": 4.0, "churn_max": 12.0, "sources": 100_000,
+    "publishers": 8, "churn_min": 4.0, "churn_max": 12.0, "protocols": "rtsp,rtmp,whip",
+    "sources": 100_000,
     "probe_interval": 120.0, "janus_viewers": 20,
     "loss_limit": 0.01, "latency_limit_ms": 500.0, "cpu_limit": 0.9 * (os.cpu_count() or 1),
 }
@@ -61,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     knobs.add_argument("--publishers", type=int, help="push-churn: publishers (≤ 200)")
     knobs.add_argument("--churn-min", type=float, help="push-churn: shortest session (s)")
     knobs.add_argument("--churn-max", type=float, help="push-churn: longest session (s)")
+    knobs.add_argument("--protocols", help="push-churn: comma-separated, publishers spread "
+                       f"round-robin over them (of {','.join(PUSH_PROTOCOLS)}; default all)")
     knobs.add_argument("--sources", type=int, help="registry: sources imported (≤ 200000)")
     knobs.add_argument("--probe-interval", type=float, help="registry: probe interval (s)")
     knobs.add_argument("--janus-viewers", type=int, help="side-by-side: viewers (≤ 200)")
@@ -92,6 +96,11 @@ def resolve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> argpar
     for key, (low, high) in bounds.items():
         if not low <= getattr(args, key) <= high:
             parser.error(f"--{key.replace('_', '-')} must be within [{low}, {high}]")
+    protocols = tuple(dict.fromkeys(p.strip().lower() for p in str(args.protocols).split(",")
+                                    if p.strip()))
+    if not protocols or set(protocols) - set(PUSH_PROTOCOLS):
+        parser.error(f"--protocols must list some of {','.join(PUSH_PROTOCOLS)}")
+    args.protocols = ",".join(protocols)
     if args.churn_min > args.churn_max:
         parser.error("--churn-min must not exceed --churn-max")
     if args.hub and not args.token:

@@ -62,3 +62,33 @@ def plot_timeline(path: Path, series: list[tuple[float, float, float]],
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_sessions(path: Path, records: list[dict], origin: float, title: str,
+                  key: str = "online_ms") -> Path | None:
+    """Each push session as a point: start (s after ``origin``) against ``key`` (ms), one
+    colour per protocol; refused and failed sessions marked with an x at the bottom."""
+    if not records:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    colours = dict(zip(("rtsp", "rtmp", "whip"), ("tab:blue", "tab:green", "tab:red"),
+                       strict=True))
+    for protocol in dict.fromkeys(r["protocol"] for r in records):
+        mine = [r for r in records if r["protocol"] == protocol]
+        colour = colours.get(protocol, "tab:grey")
+        ok = [r for r in mine if r.get(key) is not None]
+        ax.scatter([r["started_at"] - origin for r in ok], [r[key] for r in ok], s=14,
+                   color=colour, label=f"{protocol} ({len(ok)} of {len(mine)} seen)")
+        bad = [r for r in mine if r["outcome"] != "completed"]
+        if bad:
+            ax.scatter([r["started_at"] - origin for r in bad], [0] * len(bad), marker="x",
+                       color=colour, label=f"{protocol} refused/failed ({len(bad)})")
+    ax.set_xlabel("session start (s)")
+    ax.set_ylabel(key.replace("_ms", "").replace("_", " ") + " (ms)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,6 +1,9 @@
 """Push swarm: simulated body-cams publishing a pre-encoded clip with ffmpeg (``-c copy``, no
 encoding) over RTSP (ANNOUNCE/RECORD) or RTMP, each connecting for a random lifetime, hanging
-up and reconnecting, until a deadline. Every session is bounded by ffmpeg's own ``-t``."""
+up and reconnecting, until a deadline (:func:`churn`). Every session is bounded by ffmpeg's own
+``-t``. WHIP publishers (aiortc, in worker processes) follow the same churn:
+:mod:`loadtests.whip_publisher`, :mod:`loadtests.whip_run`. Results: :mod:`loadtests.push_stats`.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,20 @@ import contextlib
 import logging
 import random
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+from .push_stats import EARLY_EXIT, PublisherStats, classify, record
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS = ("rtsp", "rtmp")
-#: a session that ends sooner than this with an error counts as refused
-EARLY_EXIT = 2.0
+PROTOCOLS = ("rtsp", "rtmp", "whip")
+#: the protocols ffmpeg publishes (WHIP publishers are aiortc peers)
+FFMPEG_PROTOCOLS = ("rtsp", "rtmp")
 STDERR_TAIL = 600
+__all__ = ["EARLY_EXIT", "FFMPEG_PROTOCOLS", "PROTOCOLS", "PublisherStats", "PushPublisher",
+           "PushSwarm", "churn", "publish_url", "publisher_command", "scrub"]
 _TOKEN = re.compile(r"token=[^\s&:'\"]+")
 
 
@@ -29,6 +36,10 @@ def scrub(text: str) -> str:
 
 def publish_url(protocol: str, host: str, port: int, source_id: str, token: str | None,
                 app: str = "live") -> str:
+    """Where a body-cam publishes; for WHIP ``port`` is the hub's HTTP port and the token
+    goes in a header, never in the URL."""
+    if protocol == "whip":
+        return f"http://{host}:{port}/whip/{source_id}"
     query = f"?token={token}" if token else ""
     if protocol == "rtsp":
         return f"rtsp://{host}:{port}/{source_id}{query}"
@@ -40,8 +51,8 @@ def publish_url(protocol: str, host: str, port: int, source_id: str, token: str 
 def publisher_command(protocol: str, clip: Path, url: str, seconds: float,
                       ffmpeg: str = "ffmpeg") -> list[str]:
     """ffmpeg pushing ``clip`` in real time, looped, copied (no encode), for ``seconds``."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+    if protocol not in FFMPEG_PROTOCOLS:
+        raise ValueError(f"ffmpeg protocol must be one of {FFMPEG_PROTOCOLS}, not {protocol!r}")
     if not 0 < seconds <= 3600:
         raise ValueError("a publishing session lasts (0, 3600] seconds")
     out = ["-f", "rtsp", "-rtsp_transport", "tcp"] if protocol == "rtsp" else ["-f", "flv"]
@@ -50,17 +61,15 @@ def publisher_command(protocol: str, clip: Path, url: str, seconds: float,
             "-t", f"{seconds:.1f}", *out, url]
 
 
-@dataclass
-class PublisherStats:
-    source_id: str
-    protocol: str
-    sessions: int = 0
-    refused: int = 0
-    failed: int = 0
-    completed: int = 0
-    seconds_published: float = 0.0
-    last_error: str = ""
-    errors: list[str] = field(default_factory=list)
+async def churn(session: Callable[[float], Awaitable[object]], deadline: float,
+                rng: random.Random, min_s: float, max_s: float) -> None:
+    """Sessions of random length in ``[min_s, max_s]`` with short pauses between, until
+    ``deadline`` (event-loop time); none starts past it, none is longer than what is left."""
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(rng.uniform(0, 1.5))
+    while (left := deadline - loop.time()) > 2:
+        await session(min(left, rng.uniform(min_s, max_s)))
+        await asyncio.sleep(rng.uniform(0.2, 1.0))
 
 
 class PushPublisher:
@@ -79,7 +88,7 @@ class PushPublisher:
     async def session(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
         cmd = publisher_command(self.stats.protocol, self.clip, self.url, seconds)
-        started = loop.time()
+        started, wall = loop.time(), time.time()
         proc = await self._spawn(*cmd, stdout=asyncio.subprocess.DEVNULL,
                                  stderr=asyncio.subprocess.PIPE)
         self.stats.sessions += 1
@@ -92,27 +101,19 @@ class PushPublisher:
                 await proc.wait()
         took = loop.time() - started
         if proc.returncode == 0:
-            self.stats.completed += 1
-            self.stats.seconds_published += took
-            return
-        message = scrub(err.decode(errors="replace").strip()[-STDERR_TAIL:]) \
-            or f"exit {proc.returncode}"
-        self.stats.last_error = message
-        if len(self.stats.errors) < 3:
-            self.stats.errors.append(message)
-        if took < EARLY_EXIT:
-            self.stats.refused += 1
+            outcome, status, message = "completed", None, None
         else:
-            self.stats.failed += 1
-            self.stats.seconds_published += took
+            message = scrub(err.decode(errors="replace").strip()[-STDERR_TAIL:]) \
+                or f"exit {proc.returncode}"
+            status = classify(message, proc.returncode)
+            # the server answered with an error status, or it broke at once: refused
+            outcome = "refused" if took < EARLY_EXIT or status.isdigit() else "failed"
+        self.stats.add(record(self.stats.protocol, self.stats.source_id, wall, wall + took,
+                              seconds, outcome, status=status, error=message))
 
     async def run(self, deadline: float) -> None:
         """Sessions until ``deadline`` (event-loop time); none starts past it."""
-        loop = asyncio.get_running_loop()
-        await asyncio.sleep(self._rng.uniform(0, 1.5))
-        while (left := deadline - loop.time()) > 2:
-            await self.session(min(left, self._rng.uniform(self.min_s, self.max_s)))
-            await asyncio.sleep(self._rng.uniform(0.2, 1.0))
+        await churn(self.session, deadline, self._rng, self.min_s, self.max_s)
 
 
 class PushSwarm:

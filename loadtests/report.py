@@ -45,6 +45,8 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):
+        if not value:
+            return "none"
         return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
     return str(value)
 
@@ -72,7 +74,11 @@ def render_markdown(report: dict) -> str:
         f"| limited by | {_fmt(cap['limited_by'])} |",
     ]
     extra = {k: v for k, v in cap.items() if k not in CAPACITY_FIELDS}
-    lines += [f"| {k.replace('_', ' ')} | {_fmt(v)} |" for k, v in extra.items()]
+    tables = {k: v for k, v in extra.items() if _is_table(v)}
+    lines += [f"| {k.replace('_', ' ')} | {_fmt(v)} |" for k, v in extra.items()
+              if k not in tables]
+    for key, table in tables.items():
+        lines += ["", f"### {key.replace('_', ' ')}", ""] + _table(table)
     lines += ["", "## Limits and parameters", "",
               "limits: " + _fmt(report["limits"]), "",
               "parameters: " + _fmt(report["parameters"]), ""]
@@ -99,6 +105,21 @@ def render_markdown(report: dict) -> str:
         lines += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
     lines += [f"![{p}]({p})" for p in report["plots"]]
     return "\n".join(lines) + "\n"
+
+
+def _is_table(value) -> bool:
+    """A dict of dicts (e.g. per protocol → quantities): rendered as a table of its own."""
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, dict)
+                                                          for v in value.values())
+
+
+def _table(table: dict) -> list[str]:
+    columns = list(table)
+    keys = list(dict.fromkeys(k for column in table.values() for k in column))
+    lines = ["| | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    lines += [f"| {key} | " + " | ".join(_fmt(table[c].get(key)) for c in columns) + " |"
+              for key in keys]
+    return lines + [""]
 
 
 def write_report(out: Path, report: dict) -> None:

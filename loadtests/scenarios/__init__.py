@@ -37,8 +37,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              {"max_streams": 8, "stream_step": 2, "streams_start": 2}),
     Scenario("join-storm", "N viewers joining within --join-window seconds",
              _lazy("fanout", "join_storm"), {"join_window": 1.0}),
-    Scenario("push-churn", "simulated body-cams publishing RTSP/RTMP with connect/disconnect "
-             "churn (ffmpeg publishers)", _lazy("push", "push_churn"), {}),
+    Scenario("push-churn", "simulated body-cams publishing RTSP/RTMP (ffmpeg) and WHIP "
+             "(aiortc) with connect/disconnect churn (--protocols)",
+             _lazy("push", "push_churn"), {}),
     Scenario("analytics-budget", "sampled sources vs the detector budget",
              _lazy("analytics", "analytics_budget"), {}),
     Scenario("registry", "bulk import of --sources sources, listing, and probe load "
