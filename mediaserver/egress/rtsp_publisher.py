@@ -16,23 +16,22 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
+from ..core.access_unit import AccessUnit, VideoTrack
 from ..core.audio import AudioFrame
 from ..core.push import PushSession, PushSessionClosed
+from ..ingest.rtp_video import RtpVideoReceiver, TimestampUnwrap
 from ..protocols.aac import AacDepacketizer, AacError, find_aac_format
 from ..protocols.errors import ProtocolError
 from ..protocols.h264 import H264Depacketizer
 from ..protocols.h265 import H265Depacketizer
 from ..protocols.rtp import RtpPacket
 from ..protocols.rtsp.errors import RtspError
-from ..protocols.rtsp.media import VideoFormat, sps_size
+from ..protocols.rtsp.media import VideoFormat
 from ..protocols.sdp import SessionDescription
 from .rtsp_context import ServerContext
 from .rtsp_session import ServerSession, SessionState
 
 logger = logging.getLogger(__name__)
-
-_PARAMETER_SETS = {"h264": {7: 0, 8: 1}, "h265": {32: 0, 33: 1, 34: 2}}
 
 
 def match_track(uri: str, sdp: SessionDescription) -> int:
@@ -77,22 +76,13 @@ class PublisherSession(ServerSession):
         self.recording = False
         #: why the session ends: "teardown" (clean) unless the connection went away
         self.end_reason = "connection closed"
-        self.depacketizer = H265Depacketizer() if fmt.codec == "h265" else H264Depacketizer()
-        self._sets: list[bytes | None] = [None] * len(_PARAMETER_SETS[fmt.codec])
-        for nalu in fmt.parameter_sets:
-            self._remember(nalu)
-        self.track = VideoTrack(fmt.codec, fmt.width, fmt.height, fmt.fps, self._known_sets())
-        self._last_ts: int | None = None
-        self._ext_ts = 0
-        self.packets = 0
-        self.octets = 0
-        self.malformed = 0
+        #: RTP of the video track -> access units (its counters are this session's)
+        self.video = RtpVideoReceiver(fmt, self._push_unit, self._push_track)
         self.other_packets = 0
-        self.frames = 0
         self.audio: AacDepacketizer | None = None
         self.audio_index = -1
         self.audio_frames = 0
-        self._audio_ts = _Unwrap()
+        self._audio_ts = TimestampUnwrap()
         try:
             aac = find_aac_format(sdp)
         except AacError as exc:
@@ -101,6 +91,31 @@ class PublisherSession(ServerSession):
         if aac is not None:
             self.audio = AacDepacketizer(aac)
             self.audio_index = sdp.media.index(aac.media)
+
+    @property
+    def depacketizer(self) -> H264Depacketizer | H265Depacketizer:
+        return self.video.depacketizer
+
+    @property
+    def track(self) -> VideoTrack:
+        return self.video.track
+
+    @property
+    def packets(self) -> int:
+        return self.video.packets
+
+    @property
+    def octets(self) -> int:
+        return self.video.octets
+
+    @property
+    def malformed(self) -> int:
+        """Unparsable RTP or a foreign payload type, on the video or the audio track."""
+        return self.video.malformed
+
+    @property
+    def frames(self) -> int:
+        return self.video.frames
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -151,22 +166,8 @@ class PublisherSession(ServerSession):
         if index != self.video_index:
             self.other_packets += 1
             return True
-        self._on_rtp(payload)
+        self.video.on_rtp(payload)
         return True
-
-    def _on_rtp(self, data: bytes) -> None:
-        try:
-            packet = RtpPacket.parse(data)
-        except ProtocolError:
-            self.malformed += 1
-            return
-        if packet.payload_type != self.fmt.payload_type:
-            self.malformed += 1
-            return
-        self.packets += 1
-        self.octets += len(data)
-        for frame in self.depacketizer.push(packet):
-            self._publish(frame.nalus, frame.timestamp, frame.keyframe)
 
     def _on_audio_rtp(self, data: bytes) -> None:
         audio = self.audio
@@ -174,10 +175,10 @@ class PublisherSession(ServerSession):
         try:
             packet = RtpPacket.parse(data)
         except ProtocolError:
-            self.malformed += 1
+            self.video.malformed += 1
             return
         if packet.payload_type != audio.fmt.payload_type:
-            self.malformed += 1
+            self.video.malformed += 1
             return
         if self.push.closed or not self.push.began:
             return
@@ -188,52 +189,21 @@ class PublisherSession(ServerSession):
                                                       config.channels, config.raw))
             self.audio_frames += 1
 
-    def _publish(self, nalus: list[bytes], timestamp: int, keyframe: bool) -> None:
-        changed = False
-        for nalu in nalus:
-            changed |= self._remember(nalu)
-        if changed:
-            self._update_track()
-        if self._last_ts is None:
-            self._last_ts = timestamp
-        delta = (timestamp - self._last_ts) & 0xFFFFFFFF
-        self._ext_ts += delta - (1 << 32) if delta >= 1 << 31 else delta
-        self._last_ts = timestamp
-        pts = self._ext_ts * VIDEO_CLOCK_RATE // self.fmt.clock_rate
+    def _push_unit(self, unit: AccessUnit) -> bool:
         try:
-            self.push.publish(AccessUnit(nalus, pts, keyframe, self.fmt.codec))
+            self.push.publish(unit)
         except PushSessionClosed:
             self._hang_up()
-            return
-        self.frames += 1
-        self.ctx.stats.frames_in += 1
-
-    def _kind(self, nalu: bytes) -> int:
-        return (nalu[0] >> 1) & 0x3F if self.fmt.codec == "h265" else nalu[0] & 0x1F
-
-    def _remember(self, nalu: bytes) -> bool:
-        index = _PARAMETER_SETS[self.fmt.codec].get(self._kind(nalu)) if nalu else None
-        if index is None or self._sets[index] == nalu:
             return False
-        self._sets[index] = nalu
+        self.ctx.stats.frames_in += 1
         return True
 
-    def _known_sets(self) -> tuple[bytes, ...]:
-        return tuple(s for s in self._sets if s is not None)
-
-    def _update_track(self) -> None:
-        sps = self._sets[1 if self.fmt.codec == "h265" else 0]
-        size = sps_size(self.fmt.codec, sps) if sps is not None else None
-        width, height, fps = size if size else (self.track.width, self.track.height, None)
-        track = VideoTrack(self.fmt.codec, width, height, self.fmt.fps or fps or self.track.fps,
-                           self._known_sets())
-        if track != self.track:
-            self.track = track
-            if self.recording:
-                try:
-                    self.push.set_track(track)
-                except PushSessionClosed:
-                    self._hang_up()
+    def _push_track(self, track: VideoTrack) -> None:
+        if self.recording:
+            try:
+                self.push.set_track(track)
+            except PushSessionClosed:
+                self._hang_up()
 
     def _hang_up(self) -> None:
         close = getattr(self.owner, "close", None)
@@ -253,21 +223,3 @@ class PublisherSession(ServerSession):
                         self.id, self.packets, self.frames, self.depacketizer.dropped_frames,
                         self.malformed, self.other_packets, self.audio_frames)
         await super().aclose()
-
-
-class _Unwrap:
-    """Extends 32-bit RTP timestamps to a monotonic-ish 64-bit count."""
-
-    __slots__ = ("_ext", "_last")
-
-    def __init__(self) -> None:
-        self._last: int | None = None
-        self._ext = 0
-
-    def extend(self, timestamp: int) -> int:
-        if self._last is None:
-            self._last = timestamp
-        delta = (timestamp - self._last) & 0xFFFFFFFF
-        self._ext += delta - (1 << 32) if delta >= 1 << 31 else delta
-        self._last = timestamp
-        return self._ext

@@ -20,11 +20,11 @@ session).
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import socket
 import time
 
+from ..conn_limits import ConnectionCaps, finish, spawn
 from ..core.push import PushPublishers
 from .rtsp_conn import RtspConnection
 from .rtsp_context import (
@@ -77,7 +77,8 @@ class RtspServer:
         self._server: asyncio.Server | None = None
         self._connections: dict[RtspConnection, asyncio.Task[None]] = {}
         self._client_tasks: set[asyncio.Task[None]] = set()
-        self._per_ip: collections.Counter[str] = collections.Counter()
+        self._caps = ConnectionCaps("RTSP", self.stats, logger)
+        self._per_ip = self._caps.per_ip
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -123,12 +124,7 @@ class RtspServer:
             await asyncio.gather(self._reaper, return_exceptions=True)
         for conn in list(self._connections):
             conn.close(abort=True)
-        tasks = set(self._client_tasks)
-        if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=_SHUTDOWN_TIMEOUT)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await finish(self._client_tasks, _SHUTDOWN_TIMEOUT)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -136,16 +132,15 @@ class RtspServer:
 
     def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Accept callback: serve the connection in a task this server owns."""
-        task = asyncio.create_task(self._serve(reader, writer), name="rtsp-conn")
-        self._client_tasks.add(task)
-        task.add_done_callback(self._client_tasks.discard)
+        spawn(self._client_tasks, self._serve(reader, writer), "rtsp-conn")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
         ip = peer[0]
         settings = self.settings
-        if (self._closing or len(self._connections) >= settings.max_connections
-                or self._per_ip[ip] >= settings.max_connections_per_ip):
+        if self._closing or self._caps.full(ip, len(self._connections),
+                                            settings.max_connections,
+                                            settings.max_connections_per_ip):
             await self._reject(writer, ip)
             return
         sock = writer.get_extra_info("socket")
@@ -158,24 +153,16 @@ class RtspServer:
         task = asyncio.current_task()
         assert task is not None
         self._connections[conn] = task
-        self._per_ip[ip] += 1
-        self.stats.connections_total += 1
-        self.stats.connections_active += 1
+        self._caps.opened(ip)
         try:
             await conn.run()
         finally:
             del self._connections[conn]
-            self._per_ip[ip] -= 1
-            if not self._per_ip[ip]:
-                del self._per_ip[ip]
-            self.stats.connections_active -= 1
+            self._caps.closed(ip)
 
     async def _reject(self, writer: asyncio.StreamWriter, ip: str) -> None:
-        self.stats.connections_rejected += 1
+        self._caps.refuse(ip)
         self.stats.count_error(503)
-        if self.stats.connections_rejected % 100 == 1:
-            logger.warning("RTSP connection from %s refused: connection limit reached "
-                           "(%d refused so far)", ip, self.stats.connections_rejected)
         try:
             writer.write(_BUSY)
             writer.close()

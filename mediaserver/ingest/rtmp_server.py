@@ -20,7 +20,6 @@ any media is accepted.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from ..config.push import RtmpConfig
+from ..conn_limits import ConnectionCaps, finish, spawn
 from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
 from ..core.audio import AudioFrame
 from ..core.push import PublisherBusy, PushPublishers, PushSession, PushSessionClosed
@@ -428,7 +428,8 @@ class RtmpServer:
         self._server: asyncio.Server | None = None
         self._connections: set[RtmpConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._per_ip: collections.Counter[str] = collections.Counter()
+        self._caps = ConnectionCaps("RTMP", self.stats, logger)
+        self._per_ip = self._caps.per_ip
         self._closing = False
 
     @property
@@ -452,42 +453,28 @@ class RtmpServer:
             self._server.close()
         for conn in list(self._connections):
             conn.close()
-        tasks = set(self._tasks)
-        if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=_SHUTDOWN_TIMEOUT)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await finish(self._tasks, _SHUTDOWN_TIMEOUT)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
         logger.info("RTMP server closed")
 
     def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.create_task(self._serve(reader, writer), name="rtmp-conn")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        spawn(self._tasks, self._serve(reader, writer), "rtmp-conn")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         ip = (writer.get_extra_info("peername") or ("?", 0))[0]
-        if (self._closing or len(self._connections) >= self.config.max_connections
-                or self._per_ip[ip] >= self.config.max_connections_per_ip):
-            self.stats.connections_rejected += 1
-            if self.stats.connections_rejected % 100 == 1:
-                logger.warning("RTMP connection from %s refused: connection limit reached "
-                               "(%d refused so far)", ip, self.stats.connections_rejected)
+        if self._closing or self._caps.full(ip, len(self._connections),
+                                            self.config.max_connections,
+                                            self.config.max_connections_per_ip):
+            self._caps.refuse(ip)
             writer.transport.abort()
             return
         conn = RtmpConnection(self, reader, writer)
         self._connections.add(conn)
-        self._per_ip[ip] += 1
-        self.stats.connections_total += 1
-        self.stats.connections_active += 1
+        self._caps.opened(ip)
         try:
             await conn.run()
         finally:
             self._connections.discard(conn)
-            self._per_ip[ip] -= 1
-            if not self._per_ip[ip]:
-                del self._per_ip[ip]
-            self.stats.connections_active -= 1
+            self._caps.closed(ip)

@@ -14,24 +14,22 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
+from ..core.access_unit import AccessUnit
 from ..core.stream import Stream
 from ..errors import UnsupportedMedia, UpstreamError, UpstreamTimeout
 from ..protocols.errors import ProtocolError
-from ..protocols.h264 import H264Depacketizer
-from ..protocols.h265 import H265Depacketizer
 from ..protocols.rtp import (
     RtcpBye,
     RtcpSenderReport,
-    RtpPacket,
     SequenceTracker,
     build_receiver_report,
     parse_rtcp,
 )
-from ..protocols.rtsp.media import VideoFormat, find_video_format, sps_size
+from ..protocols.rtsp.media import VideoFormat, find_video_format
 from ..protocols.rtsp.transport import TransportSpec, format_range, parse_session, parse_transport
 from ..protocols.sdp import resolve_control
 from ..redact import redact_url, scrub
+from .rtp_video import RtpVideoReceiver
 from .rtsp_client import RtspClientConnection, UdpPair
 
 logger = logging.getLogger(__name__)
@@ -43,30 +41,21 @@ DEFAULT_SESSION_TIMEOUT = 60
 TEARDOWN_TIMEOUT = 1.0
 #: Frames kept while PLAY's answer is being processed (a few seconds of video at most).
 MAX_HELD_FRAMES = 100
-_PARAMETER_SETS = {"h264": {7: 0, 8: 1}, "h265": {32: 0, 33: 1, 34: 2}}
 
 
-class _RtpReceiver:
+class _RtpReceiver(RtpVideoReceiver):
     """RTP and RTCP of the pulled track → access units published on the stream."""
 
     def __init__(self, stream: Stream, fmt: VideoFormat, owner: RtspPullPublisher) -> None:
+        super().__init__(fmt, self._to_stream, stream.set_track)
         self.stream = stream
-        self.fmt = fmt
         self.owner = owner
-        self.depacketizer = (H265Depacketizer() if fmt.codec == "h265"
-                             else H264Depacketizer())
         self.tracker = SequenceTracker()
         self.ssrc: int | None = None
         self.last_packet = asyncio.get_running_loop().time()
         self.bye = False
         self._lsr = 0
         self._lsr_time: float | None = None
-        self._last_ts: int | None = None
-        self._ext_ts = 0
-        self._sets: list[bytes | None] = [None] * len(_PARAMETER_SETS[fmt.codec])
-        for nalu in fmt.parameter_sets:
-            self._remember(nalu)
-        self.track = VideoTrack(fmt.codec, fmt.width, fmt.height, fmt.fps, self._known_sets())
         # Media can arrive right behind PLAY's answer, before run() has begun the stream's
         # session: those frames wait here (bounded) instead of being lost.
         self._held: list[tuple[list[bytes], int, bool]] | None = []
@@ -79,34 +68,22 @@ class _RtpReceiver:
         for nalus, timestamp, keyframe in held:
             self._publish(nalus, timestamp, keyframe)
 
-    def _kind(self, nalu: bytes) -> int:
-        return (nalu[0] >> 1) & 0x3F if self.fmt.codec == "h265" else nalu[0] & 0x1F
+    def _count_malformed(self) -> None:
+        super()._count_malformed()
+        self.owner.packets_malformed += 1
 
-    def _remember(self, nalu: bytes) -> bool:
-        """Store a parameter set; True when it is new (a changed SPS/PPS/VPS)."""
-        index = _PARAMETER_SETS[self.fmt.codec].get(self._kind(nalu)) if nalu else None
-        if index is None or self._sets[index] == nalu:
-            return False
-        self._sets[index] = nalu
-        return True
-
-    def _known_sets(self) -> tuple[bytes, ...]:
-        return tuple(s for s in self._sets if s is not None)
+    def _count_packet(self, size: int) -> None:
+        super()._count_packet(size)
+        self.owner.packets_received += 1
+        self.owner.bytes_received += size
+        self.stream.stats.packets_in += 1
+        self.last_packet = asyncio.get_running_loop().time()
 
     def on_rtp(self, data: bytes) -> None:
         owner = self.owner
-        try:
-            packet = RtpPacket.parse(data)
-        except ProtocolError:
-            owner.packets_malformed += 1
+        packet = self.parse(data)
+        if packet is None:
             return
-        if packet.payload_type != self.fmt.payload_type:
-            owner.packets_malformed += 1
-            return
-        owner.packets_received += 1
-        owner.bytes_received += len(data)
-        self.stream.stats.packets_in += 1
-        self.last_packet = asyncio.get_running_loop().time()
         if packet.ssrc != self.ssrc:
             if self.ssrc is not None:
                 logger.info("[%s] camera switched SSRC %08x -> %08x", self.stream.id,
@@ -116,8 +93,7 @@ class _RtpReceiver:
         self.tracker.update(packet.sequence_number)
         owner.packets_lost = self.tracker.lost
         dropped = self.depacketizer.dropped_frames
-        for frame in self.depacketizer.push(packet):
-            self._publish(frame.nalus, frame.timestamp, frame.keyframe)
+        self.depacketize(packet)
         owner.frames_dropped += self.depacketizer.dropped_frames - dropped
 
     def _publish(self, nalus: list[bytes], timestamp: int, keyframe: bool) -> None:
@@ -127,30 +103,12 @@ class _RtpReceiver:
                 self.owner.frames_dropped += 1
             self._held.append((nalus, timestamp, keyframe))
             return
-        changed = False
-        for nalu in nalus:
-            changed |= self._remember(nalu)
-        if changed:
-            self._update_track()
-        if self._last_ts is None:
-            self._last_ts = timestamp
-        delta = (timestamp - self._last_ts) & 0xFFFFFFFF
-        self._ext_ts += delta - (1 << 32) if delta >= 1 << 31 else delta
-        self._last_ts = timestamp
-        pts = self._ext_ts * VIDEO_CLOCK_RATE // self.fmt.clock_rate
-        self.stream.publish(AccessUnit(nalus, pts, keyframe, self.fmt.codec))
-        self.owner.frames_received += 1
+        super()._publish(nalus, timestamp, keyframe)
 
-    def _update_track(self) -> None:
-        sps_index = 1 if self.fmt.codec == "h265" else 0
-        sps = self._sets[sps_index]
-        size = sps_size(self.fmt.codec, sps) if sps is not None else None
-        width, height, fps = size if size else (self.track.width, self.track.height, None)
-        track = VideoTrack(self.fmt.codec, width, height, self.fmt.fps or fps or self.track.fps,
-                           self._known_sets())
-        if track != self.track:
-            self.track = track
-            self.stream.set_track(track)
+    def _to_stream(self, unit: AccessUnit) -> bool:
+        self.stream.publish(unit)
+        self.owner.frames_received += 1
+        return True
 
     def on_rtcp(self, data: bytes) -> None:
         try:
