@@ -33,50 +33,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import OperationError
-from multidict import CIMultiDict
 
 from mediaserver.config.media import WebRtcConfig
 from mediaserver.core.stream import Stream
 from mediaserver.core.subscriber import Subscriber
 from mediaserver.errors import SourceNotFound
-from mediaserver.redact import scrub
 from mediaserver.transcode.audio import AudioTranscoders
 from mediaserver.transcode.manager import ProfileStreams, TranscodeRefused, Transcoders
 
-from .http_session import (
-    MAX_PATCH_BYTES,
-    AccessCheck,
-    HttpError,
-    apply_sdpfrag,
-    authorize,
-    cors_headers,
-    error_response,
-    read_body,
-    read_offer,
-)
-from .peer import (
-    OfferError,
-    PeerFactory,
-    check_offer,
-    h264_preferences,
-    sps_profile_level_id,
-)
+from .endpoint import NEGOTIATION_TIMEOUT, SessionCounters, SessionEndpoint
+from .http_session import AccessCheck, HttpError
+from .peer import check_offer, h264_preferences, sps_profile_level_id
 from .session import WhepSession
 from .tracks import PacketVideoTrack
 from .whip_audio import AudioRelay, add_audio_track
 
 logger = logging.getLogger(__name__)
-
-NEGOTIATION_TIMEOUT = 15.0
-_SOURCE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class StreamProvider(Protocol):
@@ -92,15 +71,9 @@ class StreamProvider(Protocol):
 
 
 @dataclass(slots=True)
-class WhepCounters:
+class WhepCounters(SessionCounters):
     """Monotonic counters for metrics."""
 
-    requests_rejected: int = 0  # POSTs answered with an error status
-    peer_connections_created: int = 0
-    negotiations_failed: int = 0  # peer connection created, no answer produced
-    sessions_opened: int = 0
-    sessions_closed: int = 0
-    sessions_failed: int = 0  # closed without connecting, or with ICE/DTLS failure
     packets_sent: int = 0  # RTP totals of closed sessions (add live sessions' for a gauge)
     bytes_sent: int = 0
 
@@ -112,106 +85,53 @@ class _NeedsTranscoder(Exception):
     """The source is not H.264: the viewer is moved to the transcoded stream."""
 
 
-class WhepEndpoint:
+class WhepEndpoint(SessionEndpoint[WhepSession]):
     """Serves WHEP viewers of the node's streams, relaying H.264 as packets (no transcoding)."""
+
+    kind = "whep"
+    peer_role = "viewer"
+    _log = logger
 
     def __init__(self, streams: StreamProvider, access: AccessCheck, webrtc: WebRtcConfig, *,
                  ready_timeout: float = 10.0, cors_origins: tuple[str, ...] = ("*",),
                  shutdown_timeout: float = 10.0, transcoders: Transcoders | None = None,
                  audio: AudioRelay | None = None,
                  audio_transcoders: AudioTranscoders | None = None) -> None:
+        super().__init__(webrtc, WhepCounters(), cors_origins=cors_origins,
+                         shutdown_timeout=shutdown_timeout)
         self._audio = audio
         self._audio_transcoders = audio_transcoders
         self._transcoders = transcoders
         self._streams: StreamProvider = (ProfileStreams(streams, transcoders)  # type: ignore
                                          if transcoders is not None else streams)
         self._access = access
-        self._webrtc = webrtc
-        self._peers = PeerFactory(webrtc)
         self._ready_timeout = ready_timeout
         self._connect_timeout = webrtc.connect_timeout
-        self._shutdown_timeout = shutdown_timeout
-        self._cors_origins = tuple(cors_origins)
-        self._sessions: dict[str, WhepSession] = {}
-        self._pending = 0
-        self._closing = False
-        self.counters = WhepCounters()
 
-    # -- wiring and metrics ---------------------------------------------------------------
-
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_route("POST", "/whep/{source_id}", self._post)
-        app.router.add_route("OPTIONS", "/whep/{source_id}", self._options_endpoint)
-        app.router.add_route("DELETE", "/whep/sessions/{session_id}", self._delete)
-        app.router.add_route("PATCH", "/whep/sessions/{session_id}", self._patch)
-        app.router.add_route("OPTIONS", "/whep/sessions/{session_id}", self._options_session)
+    # -- metrics --------------------------------------------------------------------------
 
     def sessions_count(self) -> int:
         return len(self._sessions)
 
     def sessions(self) -> list[dict[str, object]]:
         """Per-session counters (frames, packets, bytes sent, drops); see :meth:`refresh_stats`."""
-        return [s.info() for s in self._sessions.values()]
+        return super().sessions()
 
     async def refresh_stats(self) -> None:
         """Pull aiortc's packet/byte counters into every live session (call before scraping)."""
         await asyncio.gather(*(s.refresh_stats() for s in tuple(self._sessions.values())))
 
-    def metrics(self) -> dict[str, int]:
-        return {**asdict(self.counters), "sessions": len(self._sessions),
-                "pending": self._pending}
-
-    async def aclose(self) -> None:
-        """Stop accepting, end every session (bounded wait), then cancel any that overran."""
-        self._closing = True
-        sessions = tuple(self._sessions.values())
-        for session in sessions:
-            session.end("server shutting down")
-        if not sessions:
-            return
-        waits = [asyncio.ensure_future(s.wait_closed()) for s in sessions]
-        done, pending = await asyncio.wait(waits, timeout=self._shutdown_timeout)
-        for fut in pending:
-            fut.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        await asyncio.gather(*(s.cancel() for s in sessions), return_exceptions=True)
+    def _report_teardowns(self, done: set[asyncio.Future[None]]) -> None:
         for fut in done:
             if not fut.cancelled() and fut.exception() is not None:
                 logger.warning("whep session teardown failed: %r", fut.exception())
 
     # -- handlers -------------------------------------------------------------------------
 
-    async def _post(self, request: web.Request) -> web.StreamResponse:
-        source_id = request.match_info["source_id"]
-        shown = source_id if _SOURCE_ID.fullmatch(source_id) else "?"
-        try:
-            return await self._open(request, source_id)
-        except _HttpError as err:
-            self.counters.requests_rejected += 1
-            logger.info("[%s] whep offer rejected: %d %s", shown, err.status, err)
-            return self._error(request, err)
-        except Exception:
-            self.counters.requests_rejected += 1
-            logger.exception("[%s] whep offer failed", shown)
-            return self._error(request, _HttpError(500, "internal error"))
-
     async def _open(self, request: web.Request, source_id: str) -> web.StreamResponse:
-        if self._closing:
-            raise _HttpError(503, "server is shutting down")
-        if not _SOURCE_ID.fullmatch(source_id):
-            raise _HttpError(400, "invalid source id")
-        body = await read_offer(request)
-        principal = await authorize(self._access, request, source_id, "view")
+        principal, body = await self._admit(request, source_id, self._access, "view")
         key = self._stream_key(source_id, request.query.get("profile") or None)
-        if len(self._sessions) + self._pending >= self._webrtc.max_sessions:
-            raise _HttpError(503, "too many WebRTC sessions on this node", {"Retry-After": "5"})
-        try:
-            offer_sdp = body.decode("utf-8")
-            offer = check_offer(offer_sdp)
-        except UnicodeDecodeError:
-            raise _HttpError(400, "offer is not UTF-8 text") from None
-        except OfferError as exc:
-            raise _HttpError(exc.status, str(exc)) from None
+        offer_sdp, offer = self._check_offer(body, check_offer)
 
         session_id = secrets.token_urlsafe(16)
         self._pending += 1
@@ -242,13 +162,7 @@ class WhepEndpoint:
         session.start(self._connect_timeout)
         logger.info("[%s] whep %s opened (%d sessions on node)", source_id, session.log_id,
                     len(self._sessions))
-        headers = CIMultiDict(self._cors(request))
-        headers["Location"] = f"/whep/sessions/{session_id}"
-        headers["ETag"] = session.etag
-        for link in self._peers.link_headers():
-            headers.add("Link", link)
-        return web.Response(status=201, text=answer, content_type="application/sdp",
-                            headers=headers)
+        return self._created(request, session, answer)
 
     def _stream_key(self, source_id: str, profile: str | None, fallback: bool = False) -> str:
         """``source_id``, or the derived id of its transcoded stream (``cam1~sub``)."""
@@ -297,17 +211,8 @@ class WhepEndpoint:
                 raise _HttpError(503, "server is shutting down")
             return pc, transceiver.sender, track, pc.localDescription.sdp
         except BaseException as exc:
-            self.counters.negotiations_failed += 1
-            await pc.close()
-            if isinstance(exc, _HttpError | asyncio.CancelledError):
-                raise
-            if isinstance(exc, TimeoutError):
-                raise _HttpError(500, "WebRTC negotiation timed out") from None
-            if isinstance(exc, Exception):
-                reason = scrub(str(exc)) or type(exc).__name__
-                logger.warning("[%s] whep negotiation failed: %s", source_id, reason)
-                status = 422 if isinstance(exc, OperationError) else 400
-                raise _HttpError(status, f"cannot answer this offer: {reason}") from None
+            await self._negotiation_failed(exc, pc, source_id,
+                                           422 if isinstance(exc, OperationError) else 400)
             raise
 
     def _add_audio(self, pc: RTCPeerConnection, source_id: str, offer: str) -> None:
@@ -328,62 +233,8 @@ class WhepEndpoint:
         sps = next((n for n in candidates if n and n[0] & 0x1F == 7), None)
         return codec, sps if codec == "h264" else None
 
-    async def _delete(self, request: web.Request) -> web.StreamResponse:
-        session = self._sessions.get(request.match_info["session_id"])
-        if session is None:
-            return self._error(request, _HttpError(404, "no such session"))
-        session.end("deleted by viewer")
-        try:
-            async with asyncio.timeout(self._shutdown_timeout):
-                await session.wait_closed()
-        except TimeoutError:
-            logger.warning("[%s] whep %s: teardown still running", session.source_id,
-                           session.log_id)
-        return web.Response(status=200, headers=self._cors(request))
-
-    async def _patch(self, request: web.Request) -> web.StreamResponse:
-        try:
-            session = self._sessions.get(request.match_info["session_id"])
-            if session is None:
-                raise _HttpError(404, "no such session")
-            if request.content_type != "application/trickle-ice-sdpfrag":
-                raise _HttpError(415, "PATCH must be Content-Type: "
-                                 "application/trickle-ice-sdpfrag",
-                                 {"Accept-Patch": "application/trickle-ice-sdpfrag"})
-            if_match = request.headers.get("If-Match")
-            if if_match is not None and if_match.strip() not in ("*", session.etag):
-                raise _HttpError(412, "ETag does not match this session")
-            body = await read_body(request, MAX_PATCH_BYTES)
-            try:
-                await apply_sdpfrag(session.pc, session.ice_ufrag, body.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise _HttpError(400, "sdpfrag is not UTF-8 text") from None
-        except _HttpError as err:
-            return self._error(request, err)
-        return web.Response(status=204, headers=self._cors(request))
-
-    async def _options_endpoint(self, request: web.Request) -> web.StreamResponse:
-        headers = self._cors(request, methods="POST, OPTIONS")
-        headers["Accept-Post"] = "application/sdp"
-        return web.Response(status=204, headers=headers)
-
-    async def _options_session(self, request: web.Request) -> web.StreamResponse:
-        headers = self._cors(request, methods="PATCH, DELETE, OPTIONS")
-        headers["Accept-Patch"] = "application/trickle-ice-sdpfrag"
-        return web.Response(status=204, headers=headers)
-
-    # -- helpers --------------------------------------------------------------------------
-
     def _closed(self, session: WhepSession) -> None:
         self._sessions.pop(session.id, None)
-        self.counters.sessions_closed += 1
-        self.counters.sessions_failed += session.failed
+        self._count_closed(session)
         self.counters.packets_sent += session.packets_sent
         self.counters.bytes_sent += session.bytes_sent
-
-    def _cors(self, request: web.Request, methods: str = "POST, PATCH, DELETE, OPTIONS"
-              ) -> dict[str, str]:
-        return cors_headers(self._cors_origins, request, methods)
-
-    def _error(self, request: web.Request, err: _HttpError) -> web.Response:
-        return error_response(self._cors_origins, request, err)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +28,7 @@ from mediaserver.protocols.errors import ProtocolError
 from mediaserver.protocols.h264 import parse_sps
 from mediaserver.transcode.codec import CodecStats, H264Encoder
 
+from .lifecycle import SessionLifecycle
 from .whip_audio import AudioRelay
 from .whip_push import CLEAN_REASON, PushSession
 from .whip_receiver import h264_access_unit, pending_frames, request_keyframe, tap_receiver
@@ -38,22 +38,17 @@ logger = logging.getLogger(__name__)
 _TICK = 0.25  # seconds between checks for silence, new viewers and the PLI interval
 
 
-class WhipSession:
+class WhipSession(SessionLifecycle):
+    kind = "whip"
+    _log = logger
+
     def __init__(self, session_id: str, source_id: str, pc: RTCPeerConnection,
                  push: PushSession, *, ice_ufrag: str | None, vp8_profile: TranscodeProfile,
                  pli_interval: float, media_timeout: float,
                  audio: AudioRelay | None = None) -> None:
-        self.id = session_id
-        self.source_id = source_id
-        self.pc = pc
+        super().__init__(session_id, source_id, pc, ice_ufrag)
         self.push = push
-        self.ice_ufrag = ice_ufrag
-        self.etag = f'"{secrets.token_hex(8)}"'
-        self.created = time.monotonic()
-        self.connected_at: float | None = None
         self.first_keyframe_at: float | None = None
-        self.end_reason = ""
-        self.failed = False
         self.frames = 0
         self.keyframes = 0
         self.bytes = 0
@@ -71,15 +66,7 @@ class WhipSession:
         self._began = False
         self._receiver: RTCRtpReceiver | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._settled = asyncio.Event()
-        self._ended = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        pc.on("connectionstatechange", self._on_connection_state)
         pc.on("track", self._on_track)
-
-    @property
-    def log_id(self) -> str:
-        return self.id[:6]
 
     def attach(self, receiver: RTCRtpReceiver, kind: str) -> None:
         """Tap a receiver before the connection starts (H.264 and Opus stay encoded)."""
@@ -90,22 +77,6 @@ class WhipSession:
             # every audio codec aiortc can receive stays encoded: nothing queues up undecoded
             tap_receiver(receiver, self._on_audio_frame,
                          frozenset({"OPUS", "PCMU", "PCMA", "G722"}))
-
-    def start(self, connect_timeout: float) -> None:
-        self._task = asyncio.create_task(self._run(connect_timeout),
-                                         name=f"whip:{self.source_id}:{self.log_id}")
-
-    def end(self, reason: str, *, failed: bool = False) -> None:
-        if self._ended.is_set():
-            return
-        self.end_reason = reason
-        self.failed = failed
-        self._ended.set()
-        self._settled.set()
-
-    async def wait_closed(self) -> None:
-        if self._task is not None:
-            await asyncio.shield(self._task)
 
     async def cancel(self) -> None:
         if self._task is not None and not self._task.done():
@@ -245,28 +216,13 @@ class WhipSession:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def _on_connection_state(self) -> None:
-        state = self.pc.connectionState
-        if state == "connected" and self.connected_at is None:
-            self.connected_at = time.monotonic()
-            self._last_media = self.connected_at
-            self._settled.set()
-        elif state in ("failed", "closed"):
-            self.end(f"connection {state}", failed=state == "failed")
+    def _on_connected(self) -> None:
+        self._last_media = self.connected_at or time.monotonic()
 
-    async def _run(self, connect_timeout: float) -> None:
-        try:
-            try:
-                async with asyncio.timeout(connect_timeout):
-                    await self._settled.wait()
-            except TimeoutError:
-                self.end(f"not connected within {connect_timeout:g} s", failed=True)
-            if not self._ended.is_set():
-                self._tasks.append(asyncio.create_task(self._pli_ticker(),
-                                                       name=f"whip-pli:{self.source_id}"))
-            await self._ended.wait()
-        finally:
-            await self._teardown()
+    def _on_settled(self) -> None:
+        if not self._ended.is_set():
+            self._tasks.append(asyncio.create_task(self._pli_ticker(),
+                                                   name=f"whip-pli:{self.source_id}"))
 
     async def _teardown(self) -> None:
         self.push.release(self.end_reason if self.failed else CLEAN_REASON)
@@ -276,11 +232,7 @@ class WhipSession:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks)
-        try:
-            await self.pc.close()
-        except Exception:  # noqa: BLE001 - closing must finish whatever aiortc raises
-            logger.exception("[%s] whip %s: error closing the peer connection",
-                             self.source_id, self.log_id)
+        await self._close_pc()
         logger.info("[%s] whip %s closed (%s): %d frames (%d keyframes), %d bytes, %d dropped, "
                     "%d audio frames", self.source_id, self.log_id,
                     self.end_reason or "cancelled", self.frames, self.keyframes, self.bytes,
