@@ -109,3 +109,20 @@ class BitReader:
         if value > maximum:
             raise self._error(f"{name} out of range: {value} (maximum {maximum})")
         return value
+
+
+def skip_vui_video_info(reader: BitReader) -> None:
+    """Skip the start of VUI parameters that H.264 (Annex E.1.1) and H.265 (Annex E.2.1)
+    share: aspect ratio, overscan, video signal type and chroma location."""
+    # aspect_ratio_info_present_flag, then aspect_ratio_idc == Extended_SAR
+    if reader.read_flag() and reader.read_bits(8) == 255:
+        reader.skip_bits(32)
+    if reader.read_flag():  # overscan_info_present_flag
+        reader.skip_bits(1)
+    if reader.read_flag():  # video_signal_type_present_flag
+        reader.skip_bits(4)
+        if reader.read_flag():  # colour_description_present_flag
+            reader.skip_bits(24)
+    if reader.read_flag():  # chroma_loc_info_present_flag
+        reader.read_ue()
+        reader.read_ue()

@@ -13,7 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from mediaserver.protocols.bitreader import BitReader, remove_emulation_prevention
+from mediaserver.protocols.bitreader import (
+    BitReader,
+    remove_emulation_prevention,
+    skip_vui_video_info,
+)
 from mediaserver.protocols.errors import H264Error
 from mediaserver.protocols.nal import Frame, format_sprop, parse_sprop, split_annexb, to_annexb
 from mediaserver.protocols.nal_rtp import NalDepacketizer, NalPacketizer
@@ -100,18 +104,7 @@ def _skip_scaling_list(reader: BitReader, size: int) -> None:
 
 def _read_vui_fps(reader: BitReader) -> float | None:
     """Read VUI parameters (Annex E.1.1) up to the timing information."""
-    # aspect_ratio_info_present_flag, then aspect_ratio_idc == Extended_SAR
-    if reader.read_flag() and reader.read_bits(8) == 255:
-        reader.skip_bits(32)
-    if reader.read_flag():  # overscan_info_present_flag
-        reader.skip_bits(1)
-    if reader.read_flag():  # video_signal_type_present_flag
-        reader.skip_bits(4)
-        if reader.read_flag():  # colour_description_present_flag
-            reader.skip_bits(24)
-    if reader.read_flag():  # chroma_loc_info_present_flag
-        reader.read_ue()
-        reader.read_ue()
+    skip_vui_video_info(reader)
     if not reader.read_flag():  # timing_info_present_flag
         return None
     num_units_in_tick = reader.read_bits(32)

@@ -14,7 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from mediaserver.protocols.bitreader import BitReader, remove_emulation_prevention
+from mediaserver.protocols.bitreader import (
+    BitReader,
+    remove_emulation_prevention,
+    skip_vui_video_info,
+)
 from mediaserver.protocols.errors import H265Error
 from mediaserver.protocols.nal import Frame, format_sprop, parse_sprop, split_annexb, to_annexb
 from mediaserver.protocols.nal_rtp import NalDepacketizer, NalPacketizer
@@ -149,18 +153,7 @@ def _st_ref_pic_set(reader: BitReader, index: int, sets: list[list[int]]) -> lis
 
 def _read_vui_fps(reader: BitReader) -> float | None:
     """Read VUI parameters (Annex E.2.1) up to the timing information."""
-    # aspect_ratio_info_present_flag, then aspect_ratio_idc == EXTENDED_SAR
-    if reader.read_flag() and reader.read_bits(8) == 255:
-        reader.skip_bits(32)
-    if reader.read_flag():  # overscan_info_present_flag
-        reader.skip_bits(1)
-    if reader.read_flag():  # video_signal_type_present_flag
-        reader.skip_bits(4)
-        if reader.read_flag():  # colour_description_present_flag
-            reader.skip_bits(24)
-    if reader.read_flag():  # chroma_loc_info_present_flag
-        reader.read_ue()
-        reader.read_ue()
+    skip_vui_video_info(reader)
     reader.skip_bits(3)  # neutral_chroma, field_seq, frame_field_info_present
     if reader.read_flag():  # default_display_window_flag
         for _ in range(4):
