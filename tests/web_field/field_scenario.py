@@ -114,6 +114,8 @@ async def main() -> dict:
                 out["viewer"] = {"frames": viewer.frames, "width": viewer.width,
                                  "height": viewer.height}
             out["publisher_codec"] = session.codec if session else None
+            out["wall"] = await watch_on_wall(browser, f"http://{args.server}:{hub.http_port}",
+                                              hub.access.issue("viewer", ["*"], ttl=600))
 
             async def located() -> bool:
                 source = await hub.registry.get("phone1")
@@ -143,6 +145,34 @@ async def main() -> dict:
             await closer.aclose()
         await hub.aclose()
     return out
+
+
+WALL_VIDEO_JS = """id => { const v = document.querySelector(`video[data-source-id="${id}"]`);
+  return v ? {width: v.videoWidth, height: v.videoHeight,
+              frames: v.getVideoPlaybackQuality().totalVideoFrames} : null; }"""
+
+
+async def watch_on_wall(browser, hub_origin: str, token: str, seconds: float = 2.0) -> dict:
+    """The published stream on the wall: the deep link to a 1-tile layout with phone1, in a
+    second context signed in with a viewer token (jwt mode: the wall reads localStorage)."""
+    context = await browser.new_context()
+    await context.add_init_script(f"localStorage.setItem('fh.token', {json.dumps(token)})")
+    try:
+        page = await context.new_page()
+        await page.goto(f"{hub_origin}/?layout=1&sources={SOURCE['id']}")
+        await page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+
+        async def decoding() -> bool:  # polled from here: the wall's CSP forbids eval
+            v = await page.evaluate(WALL_VIDEO_JS, SOURCE["id"])
+            return bool(v and v["width"] > 0 and v["frames"] > 0)
+        await wait_for(decoding, 30, "the wall's tile decoding frames")
+        before = await page.evaluate(WALL_VIDEO_JS, SOURCE["id"])
+        await asyncio.sleep(seconds)
+        after = await page.evaluate(WALL_VIDEO_JS, SOURCE["id"])
+        return {"width": after["width"], "height": after["height"],
+                "frames_before": before["frames"], "frames_after": after["frames"]}
+    finally:
+        await context.close()
 
 
 async def _true(value) -> bool:

@@ -1,6 +1,6 @@
 """The field page in headless Chromium (fake camera, fake GPS) publishes over WHIP to a whole
-hub inside a network namespace; an aiortc WHEP viewer watches it; the alarm button raises a
-manual alert with the position."""
+hub inside a network namespace; an aiortc WHEP viewer and the wall (its deep link) watch it; the
+alarm button raises a manual alert with the position."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def test_field_page_publishes_and_raises_alarm(netns, tmp_path):
     assert "token=" not in result["url_after_load"]  # the token leaves the address bar
     assert result["viewer"]["frames"] >= 10 and result["viewer"]["width"] > 0
     assert result["publisher_codec"] in ("h264", "vp8")
+    wall = result["wall"]  # the same stream on the wall's deep link /?layout=1&sources=phone1
+    assert wall["width"] > 0 and wall["frames_after"] > wall["frames_before"] > 0
     assert result["location"] == {"lat": 39.9042, "lon": 116.4074}
     assert result["quality"]["bitrate"].endswith("kbit/s")
     alert = result["alert"]
