@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import struct
 from pathlib import Path
 
 import pytest
@@ -24,19 +23,10 @@ from mediaserver.protocols.h264 import (
     to_annexb,
 )
 from mediaserver.protocols.rtp import RtpPacket
+from tests.support.records import load_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-
-def load_records(name: str) -> list[bytes]:
-    """Read a fixture of records, each a 4-byte big-endian length and the bytes."""
-    data = (FIXTURES / name).read_bytes()
-    out, pos = [], 0
-    while pos < len(data):
-        (size,) = struct.unpack_from("!I", data, pos)
-        out.append(data[pos + 4 : pos + 4 + size])
-        pos += 4 + size
-    return out
 
 
 def access_units() -> list[list[bytes]]:

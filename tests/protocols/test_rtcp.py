@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import struct
 import time
 from pathlib import Path
 
@@ -26,21 +25,12 @@ from mediaserver.protocols.rtp import (
     parse_rtcp,
     serialize_rtcp,
 )
+from tests.support.records import load_records as load_datagrams
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FFMPEG_SSRC = 2603125666
 GST_SSRC = 131982563
 
-
-def load_datagrams(name: str) -> list[bytes]:
-    """Read a capture file: datagrams, each a 4-byte big-endian length and the bytes."""
-    data = (FIXTURES / name).read_bytes()
-    out, pos = [], 0
-    while pos < len(data):
-        (size,) = struct.unpack_from("!I", data, pos)
-        out.append(data[pos + 4 : pos + 4 + size])
-        pos += 4 + size
-    return out
 
 
 SENDER = load_datagrams("ffmpeg_sender.rtcp")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import random
-import struct
 import sys
 from pathlib import Path
 
@@ -12,19 +11,10 @@ import pytest
 
 from mediaserver.protocols.errors import RtpError
 from mediaserver.protocols.rtp import SEQ_DUPLICATE, SEQ_LATE, RtpPacket, SequenceTracker
+from tests.support.records import load_records as load_datagrams
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-
-def load_datagrams(name: str) -> list[bytes]:
-    """Read a capture file: datagrams, each a 4-byte big-endian length and the bytes."""
-    data = (FIXTURES / name).read_bytes()
-    out, pos = [], 0
-    while pos < len(data):
-        (size,) = struct.unpack_from("!I", data, pos)
-        out.append(data[pos + 4 : pos + 4 + size])
-        pos += 4 + size
-    return out
 
 
 def test_parse_ffmpeg_capture() -> None:
