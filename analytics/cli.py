@@ -1,4 +1,4 @@
-"""CLI bodies of the analytics commands (wired into ``fusionhub`` by ``mediaserver/cli.py``)::
+"""CLI bodies of the analytics commands (wired into ``fusionhub`` by ``mediaserver/hub/cli.py``)::
 
     fusionhub detect --json IMAGE...          detections per image, one JSON line each
     fusionhub detector [--config F]           a detector worker on Redis Streams (scale-out)

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mediaserver.api.alerts import AlertsApi
+from analytics.alerts.api import AlertsApi
 from mediaserver.config.analytics import AnalyticsConfig
 from mediaserver.config.sources import SourceConfig
 

@@ -20,8 +20,8 @@ from PIL import Image
 
 from mediaserver.core.access_unit import AccessUnit
 from mediaserver.core.subscriber import SubscriberClosed
-from mediaserver.egress.snapshot import SnapshotError, decode_keyframe
 from mediaserver.errors import SourceNotFound
+from mediaserver.transcode.keyframe import SnapshotError, decode_keyframe
 
 from .detector.yolo import letterbox
 

@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from mediaserver import __version__
-from mediaserver.app import Hub
 from mediaserver.config import load_settings
+from mediaserver.hub.app import Hub
 
 PROFILE_BITRATE = {"main720": 2.0, "sub360": 0.5, "main1080": 4.0}
 

@@ -106,9 +106,9 @@ def fire_clip(path: Path, *, seconds: float, fire_at: float, fps: int = 10, gop:
 
 async def bench_delay(tmp: Path, *, interval: float, fire_at: float, runs: int) -> list[float]:
     from analytics.hub import HubAnalytics
-    from mediaserver.app import Hub
     from mediaserver.config import Settings, load_settings
     from mediaserver.config.analytics import AnalyticsConfig
+    from mediaserver.hub.app import Hub
 
     clip = fire_clip(tmp / "fire.mp4", seconds=fire_at + 15, fire_at=fire_at)
     redness_model(tmp / "redness.onnx")

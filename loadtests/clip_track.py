@@ -4,7 +4,7 @@ aiortc 1.16 ``RTCRtpSender._next_encoded_frame`` hands anything that is not an `
 ``H264Encoder.pack``, which splits Annex-B bytes into NAL units, packetizes them (STAP-A /
 FU-A) and converts ``pts`` from ``time_base`` to the 90 kHz RTP clock (the WHEP relay uses the
 same path, :mod:`signalling.tracks`). :class:`ClipFrames` reads a clip once
-(:func:`mediaserver.ingest.pyav_file.load_clip`: first keyframe first, parameter sets on every
+(:func:`mediaserver.sources.pyav_file.load_clip`: first keyframe first, parameter sets on every
 keyframe) and keeps each picture's Annex-B bytes; every :class:`ClipTrack` of a process shares
 them and replays them in real time, looped, with increasing timestamps. A publisher's keyframe
 requests (PLI) cannot be honoured on this path: the clip's own GOP (2 s) brings keyframes.
@@ -21,7 +21,7 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from mediaserver.core.access_unit import VIDEO_CLOCK_RATE
-from mediaserver.ingest.pyav_file import load_clip
+from mediaserver.sources.pyav_file import load_clip
 
 TIME_BASE = Fraction(1, VIDEO_CLOCK_RATE)
 #: a track more than this late re-anchors its clock instead of bursting to catch up

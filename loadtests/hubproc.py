@@ -18,8 +18,8 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from mediaserver.api.principal import encode_token
 from mediaserver.config import Settings
+from mediaserver.http.principal import encode_token
 
 from .procs import spawn, stop_process
 

@@ -5,7 +5,7 @@ aiortc's :class:`RTCRtpReceiver` reassembles each picture in its jitter buffer a
 takes that queue's place on one receiver: it counts each picture (bytes, keyframes, arrival
 time against its RTP timestamp) on the event loop and forwards only the stop sentinel, so the
 decoder thread sleeps until the peer closes. Nothing is patched globally: a viewer that wants
-decoded frames (``signalling.whep_client.WhepClient``) works as before in the same process.
+decoded frames (``signalling.clients.whep.WhepClient``) works as before in the same process.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import statistics
 import sys
 import time
 
-from signalling.whep_client import WhepClient
+from signalling.clients.whep import WhepClient
 
 MAX_VIEWERS = 500
 MAX_DURATION = 600.0

@@ -1,5 +1,5 @@
 """One simulated body-cam publishing over WHIP: an aiortc peer
-(:class:`signalling.whip_client.WhipClient`) sending a pre-encoded clip
+(:class:`signalling.clients.whip.WhipClient`) sending a pre-encoded clip
 (:class:`~loadtests.clip_track.ClipTrack`, nothing encoded), with the push swarm's churn
 (:func:`loadtests.push_swarm.churn`): connect, hold for a random time, DELETE, pause, again.
 
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from signalling.whip_client import WhipClient, WhipError
+from signalling.clients.whip import WhipClient, WhipError
 
 from .clip_track import ClipFrames, ClipTrack
 from .push_stats import PublisherStats, classify, record

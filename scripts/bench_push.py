@@ -2,7 +2,7 @@
 ``online`` / ``streaming`` in the status hash the wall reads.
 
 A whole hub runs in this process (embedded Valkey in its own process, JWT access, status
-board) with push ingest wired as ``mediaserver.app`` will wire it; ``--streams`` ffmpeg
+board) with push ingest wired as ``mediaserver.hub.app`` will wire it; ``--streams`` ffmpeg
 publishers (``-re -c copy``, looping a synthetic camera clip) push into ``publish: true``
 sources, each with one subscriber that drains it (the fan-out path a viewer uses). CPU is this
 process's CPU time (user + system) over a steady window, minus an idle baseline, per stream.
@@ -26,13 +26,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loadtests.camfarm.clips import PROFILES, make_clip  # noqa: E402
-from mediaserver.app import Hub  # noqa: E402
 from mediaserver.config import load_settings  # noqa: E402
 from mediaserver.config.push import RtmpConfig  # noqa: E402
 from mediaserver.core.push import PushPublishers  # noqa: E402
 from mediaserver.core.subscriber import SubscriberClosed  # noqa: E402
-from mediaserver.ingest.rtmp_server import RtmpServer  # noqa: E402
+from mediaserver.hub.app import Hub  # noqa: E402
 from mediaserver.protocols.rtsp.message import Request as RtspRequest  # noqa: E402
+from mediaserver.servers.rtmp.server import RtmpServer  # noqa: E402
 
 SECRET = "bench-push-secret-0123456789abcdef"
 
@@ -53,7 +53,7 @@ async def start_hub(data_dir: Path, streams: int) -> tuple[Hub, PushPublishers, 
     await hub.start()
     push = getattr(hub, "push", None)
     rtmp = getattr(hub, "rtmp", None)
-    if push is None or rtmp is None:  # until mediaserver.app wires push ingest
+    if push is None or rtmp is None:  # until mediaserver.hub.app wires push ingest
         push = PushPublishers(hub.manager, hub.status, hub.registry)
         await push.start()
         hub.rtsp.publishers = push

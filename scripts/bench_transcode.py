@@ -90,7 +90,7 @@ def bench_transcode(seconds: float) -> list[dict[str, object]]:
 PUBLISHER_CHILD = """
 import asyncio, sys, time
 sys.path.insert(0, sys.argv[1])
-from signalling.whip_client import WhipClient, PatternTrack
+from signalling.clients.whip import WhipClient, PatternTrack
 async def main(base, token, count, seconds):
     clients = [WhipClient(f"{base}/whip/push{i}", token=token, host_addresses=("127.0.0.1",),
                           track=PatternTrack(640, 360, 15)) for i in range(count)]
@@ -106,9 +106,9 @@ asyncio.run(main(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
 async def bench_whip(publishers: int, seconds: float) -> dict[str, object]:
     from aiohttp import web
 
-    from mediaserver.app import Hub
     from mediaserver.config import load_settings
     from mediaserver.core.push import PushPublishers
+    from mediaserver.hub.app import Hub
     from signalling.whip import WhipEndpoint
 
     data = Path(tempfile.mkdtemp(prefix="fh-bench-"))

@@ -19,7 +19,9 @@ from multidict import CIMultiDict
 from mediaserver.config.media import WebRtcConfig
 from mediaserver.redact import scrub
 
-from .http_session import (
+from .lifecycle import SessionLifecycle
+from .peer import OfferError, PeerFactory
+from .sdp_bodies import (
     MAX_PATCH_BYTES,
     HttpError,
     apply_sdpfrag,
@@ -29,8 +31,6 @@ from .http_session import (
     read_body,
     read_offer,
 )
-from .lifecycle import SessionLifecycle
-from .peer import OfferError, PeerFactory
 
 logger = logging.getLogger(__name__)
 

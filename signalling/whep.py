@@ -49,11 +49,11 @@ from mediaserver.transcode.audio import AudioTranscoders
 from mediaserver.transcode.manager import ProfileStreams, TranscodeRefused, Transcoders
 
 from .endpoint import NEGOTIATION_TIMEOUT, SessionCounters, SessionEndpoint
-from .http_session import AccessCheck, HttpError
+from .opus_relay import AudioRelay, add_audio_track
 from .peer import check_offer, h264_preferences, sps_profile_level_id
-from .session import WhepSession
+from .sdp_bodies import AccessCheck, HttpError
 from .tracks import PacketVideoTrack
-from .whip_audio import AudioRelay, add_audio_track
+from .whep_session import WhepSession
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
             raise
 
     def _add_audio(self, pc: RTCPeerConnection, source_id: str, offer: str) -> None:
-        """Opus for a viewer that offers audio (see :func:`.whip_audio.add_audio_track`)."""
+        """Opus for a viewer that offers audio (see :func:`.opus_relay.add_audio_track`)."""
         if self._audio is not None and "m=audio" in offer:
             add_audio_track(pc, self._audio, source_id, self._streams.stream(source_id),
                             self._audio_transcoders)

@@ -39,8 +39,8 @@ from mediaserver.errors import AccessDenied, SourceNotFound
 from mediaserver.redact import scrub
 
 from .endpoint import NEGOTIATION_TIMEOUT, SessionCounters, SessionEndpoint
-from .http_session import HttpError
-from .whip_audio import AudioRelay
+from .opus_relay import AudioRelay
+from .sdp_bodies import HttpError
 from .whip_offer import check_publish_offer
 from .whip_push import PushClaims, PushSession
 from .whip_session import WhipSession

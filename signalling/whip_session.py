@@ -5,7 +5,7 @@ units without decoding. VP8 (what browsers send when H.264 is not negotiated) is
 aiortc's own decoder thread; the reader task takes the pictures and encodes them to H.264 on
 this session's codec thread (:class:`~mediaserver.transcode.codec.H264Encoder`); pictures that
 arrive while the encoder is busy are dropped and counted. Opus is tapped too and counted, not
-decoded; with an :class:`~.whip_audio.AudioRelay` it is handed to this node's WHEP viewers.
+decoded; with an :class:`~.opus_relay.AudioRelay` it is handed to this node's WHEP viewers.
 
 Tasks owned: the watcher (ends on DELETE, ICE/DTLS failure, connect timeout, media silence or
 server shutdown, then tears down), a PLI ticker (a keyframe every ``pli_interval`` so the GOP
@@ -29,7 +29,7 @@ from mediaserver.protocols.h264 import parse_sps
 from mediaserver.transcode.codec import CodecStats, H264Encoder
 
 from .lifecycle import SessionLifecycle
-from .whip_audio import AudioRelay
+from .opus_relay import AudioRelay
 from .whip_push import CLEAN_REASON, PushSession
 from .whip_receiver import h264_access_unit, pending_frames, request_keyframe, tap_receiver
 

@@ -1,8 +1,8 @@
 """The camera farm: synthetic cameras served over RTSP by the hub's own RTSP server.
 
 Each camera is a :class:`~mediaserver.core.stream.Stream` fed, always on, by a
-:class:`~mediaserver.ingest.pyav_source.LoopingFilePublisher` replaying a pre-encoded clip;
-one :class:`~mediaserver.egress.rtsp_server.RtspServer` serves them all at
+:class:`~mediaserver.sources.pyav_source.LoopingFilePublisher` replaying a pre-encoded clip;
+one :class:`~mediaserver.servers.rtsp.server.RtspServer` serves them all at
 ``rtsp://host:port/{id}``. Cameras of one profile share one clip file and one loaded copy of
 it (unless ``distinct``: then each camera gets its own clip with its name burnt in), so serving
 costs no encoding at all.
@@ -24,10 +24,10 @@ from pathlib import Path
 from mediaserver.core.access_unit import AccessUnit
 from mediaserver.core.stream import Stream
 from mediaserver.core.subscriber import Subscriber, SubscriberClosed
-from mediaserver.egress.rtsp_server import RtspServer
 from mediaserver.errors import SourceNotFound
-from mediaserver.ingest.pyav_source import ClipCache, LoopingFilePublisher
 from mediaserver.protocols.rtp import RtpPacket
+from mediaserver.servers.rtsp.server import RtspServer
+from mediaserver.sources.pyav_source import ClipCache, LoopingFilePublisher
 
 from .clips import PROFILES, make_clip
 

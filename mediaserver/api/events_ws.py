@@ -25,10 +25,10 @@ from multidict import CIMultiDict
 from redis.asyncio import Redis
 
 from ..errors import AccessDenied
+from ..http.errors import Access, json_error
 from ..registry.events import EVENT_VERSION, LiveFeed, LiveListener, encode
 from ..registry.sources import SourceRegistry
 from ..registry.status import StatusBoard
-from .util import Access, json_error
 
 logger = logging.getLogger(__name__)
 

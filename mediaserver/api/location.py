@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from redis.asyncio import Redis
 
-from .util import ApiError, api_handler, read_json_object
+from ..http.errors import ApiError, api_handler, read_json_object
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from ..core.manager import StreamManager
-from ..egress.snapshot import NoKeyframeError, SnapshotError, snapshot_jpeg
+from ..transcode.keyframe import NoKeyframeError, SnapshotError, snapshot_jpeg
 
 logger = logging.getLogger(__name__)
 

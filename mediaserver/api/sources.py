@@ -1,6 +1,6 @@
 """Sources REST API: CRUD, bulk import, group tree and per-source status.
 
-Routes (all JSON, see :mod:`mediaserver.api.util` for the error shape)::
+Routes (all JSON, see :mod:`mediaserver.http.errors` for the error shape)::
 
     GET    /api/v1/sources                  view   ?limit&offset|cursor&group&state&q
     POST   /api/v1/sources                  admin  201 + Location
@@ -31,6 +31,14 @@ from aiohttp import web
 
 from ..config import SourceConfig
 from ..config.sources import GROUP_PATTERN, SOURCE_ID_PATTERN
+from ..http.errors import (
+    Access,
+    ApiError,
+    api_handler,
+    parse_pagination,
+    read_body,
+    read_json_object,
+)
 from ..registry.importer import ImportFormatError, RowError, detect_format, parse, validate_rows
 from ..registry.sources import (
     CREATED,
@@ -42,7 +50,6 @@ from ..registry.sources import (
     public_view,
 )
 from ..registry.status import StatusBoard
-from .util import Access, ApiError, api_handler, parse_pagination, read_body, read_json_object
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ longer (``last_cycle_duration``). A slot is skipped (and counted) when the sourc
 already in flight.
 
 By scheme: ``rtsp``/``rtsps`` URLs go to the injected ``probe(url, timeout=...)`` (the
-signature of :func:`mediaserver.ingest.rtsp_probe.probe_rtsp`, which returns an object with
+signature of :func:`mediaserver.sources.rtsp_probe.probe_rtsp`, which returns an object with
 ``state``, ``codec``, ``width``, ``height`` and ``error`` and never raises); ``file://`` URLs
 are ``online`` when the file exists (checked in a thread), ``error`` otherwise; other schemes
 (http, rtmp, srt...) are not probed — their state comes from their first viewer. Results go to

@@ -4,7 +4,7 @@ A WHEP viewer that offers audio for a source whose Stream carries AAC calls
 :meth:`AudioTranscoders.acquire`; the first one starts an :class:`AacOpusTranscoder` (a task
 reading the Stream's audio side-channel and a one-worker thread doing PyAV AAC decode →
 resample to 48 kHz stereo → libopus encode, 20 ms packets), whose Opus packets go to an
-:class:`OpusSink` (the node's :class:`~signalling.whip_audio.AudioRelay`, which fans them out to
+:class:`OpusSink` (the node's :class:`~signalling.opus_relay.AudioRelay`, which fans them out to
 the viewers' tracks). :meth:`AudioTranscoders.release` by the last viewer stops it. The
 side-channel subscriber's bounded queue absorbs a busy thread; overflow drops the oldest frames
 (counted).

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from analytics.hub import HubAnalytics
-from mediaserver.app import Hub
 from mediaserver.config.analytics import AnalyticsConfig
+from mediaserver.hub.app import Hub
 from tests.e2e.conftest import hub_settings
 
 

@@ -132,7 +132,7 @@ def test_runtime_path_never_imports_torch_or_ultralytics(tmp_path: Path) -> None
         "import sys\n"
         "import analytics.hub, analytics.service, analytics.cli, analytics.sampler\n"
         "import analytics.detector.process, analytics.detector.redis_worker\n"
-        "import mediaserver.api.alerts\n"
+        "import analytics.alerts.api\n"
         "from analytics.detector.detector import Detector\n"
         "from analytics.models.catalog import load_catalog\n"
         f"Detector(load_catalog({str(catalog)!r}))\n"

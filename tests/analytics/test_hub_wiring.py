@@ -1,4 +1,4 @@
-"""The composition root's analytics wiring (mediaserver/app.py): a hub with analytics enabled
+"""The composition root's analytics wiring (mediaserver/hub/app.py): a hub with analytics enabled
 raises an alert over its own HTTP port and /metrics; with a missing model it refuses to start
 with an error naming the file; with analytics disabled it runs without any model."""
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from mediaserver.core.access_unit import VIDEO_CLOCK_RATE, AccessUnit
-from mediaserver.ingest.pyav_file import read_access_units
 from mediaserver.record.clip import ClipError, ClipWriter
 from mediaserver.record.ring import PreRollRing
+from mediaserver.sources.pyav_file import read_access_units
 
 SECOND = VIDEO_CLOCK_RATE
 

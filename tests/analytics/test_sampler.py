@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from analytics.budget import Budget
 from analytics.sampler import SourceSampler
 from mediaserver.core.stream import Stream
-from mediaserver.ingest.pyav_file import read_access_units
+from mediaserver.sources.pyav_file import read_access_units
 
 
 @dataclass

@@ -15,19 +15,19 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from mediaserver import token_cli
-from mediaserver.api.auth import Access, RedactingAccessLogger, error_middleware
+from mediaserver.hub import token_cli
 from mediaserver.api.metrics import Metrics
-from mediaserver.api.principal import (
+from mediaserver.config import SourceConfig, load_settings
+from mediaserver.config.services import AuthConfig
+from mediaserver.errors import ConfigError, SourceInvalid, SourceNotFound
+from mediaserver.http.auth import Access, RedactingAccessLogger, error_middleware
+from mediaserver.http.principal import (
     Principal,
     TokenError,
     decode_token,
     encode_token,
     group_in_scope,
 )
-from mediaserver.config import SourceConfig, load_settings
-from mediaserver.config.services import AuthConfig
-from mediaserver.errors import ConfigError, SourceInvalid, SourceNotFound
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
 SOURCES = {
@@ -304,7 +304,7 @@ def test_role_table_through_require(access: Access) -> None:
 
 
 async def test_mode_none_is_anonymous_and_loud(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="mediaserver.api.auth")
+    caplog.set_level(logging.WARNING, logger="mediaserver.http.auth")
     access = Access(AuthConfig(mode="none"), FakeSources())
     assert "auth.mode=none: anybody can view and change everything (demo only)" in caplog.text
     async with TestClient(TestServer(make_app(access))) as client:
@@ -354,7 +354,7 @@ async def test_token_never_in_logs(caplog: pytest.LogCaptureFixture, access: Acc
 
 async def test_error_middleware_mapping(client: TestClient,
                                         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR, logger="mediaserver.api.auth")
+    caplog.set_level(logging.ERROR, logger="mediaserver.http.auth")
     expected = {"notfound": (404, "not_found"), "invalid": (422, "invalid"),
                 "config": (500, "internal"), "crash": (500, "internal")}
     for kind, (status, code) in expected.items():

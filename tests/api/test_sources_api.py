@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from mediaserver import sources_cli
+from mediaserver.hub import sources_cli
 from mediaserver.api.sources import SourcesApi
 from mediaserver.errors import AccessDenied
 from mediaserver.registry.sources import SourceRegistry

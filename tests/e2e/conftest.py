@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mediaserver.app import Hub
 from mediaserver.config import Settings, load_settings
+from mediaserver.hub.app import Hub
 
 SECRET = "e2e-secret-0123456789abcdef0123456789"
 

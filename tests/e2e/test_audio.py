@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from loadtests.camfarm.clips import make_clip
-from signalling.whep_client import WhepClient
+from signalling.clients.whep import WhepClient
 from tests.e2e.conftest import token
 from tests.e2e.test_push import (
     device_token,
@@ -21,7 +21,7 @@ from tests.e2e.test_push import (
     rtsp_url,
     wait_state,
 )
-from tests.ingest.test_rtmp import PUSH_PROFILE, run_ffmpeg, wait_for
+from tests.servers.test_rtmp import PUSH_PROFILE, run_ffmpeg, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 

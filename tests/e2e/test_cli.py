@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from mediaserver.demo import start_demo
-from signalling.whep_client import WhepClient
+from mediaserver.hub.demo import start_demo
+from signalling.clients.whep import WhepClient
 from tests.support.gst_camera import free_port
 
 pytestmark = pytest.mark.timeout(120)

@@ -10,7 +10,7 @@ import time
 import aiohttp
 import pytest
 
-from signalling.whep_client import WhepClient, WhepError
+from signalling.clients.whep import WhepClient, WhepError
 from tests.e2e.conftest import token
 
 pytestmark = pytest.mark.timeout(90)

@@ -16,14 +16,14 @@ from urllib.parse import quote
 
 import pytest
 
-from mediaserver.app import Hub
 from mediaserver.config.push import RtmpConfig
 from mediaserver.core.push import PushPublishers
-from mediaserver.ingest.rtmp_server import RtmpServer
+from mediaserver.hub.app import Hub
 from mediaserver.protocols.rtsp.message import Request as RtspRequest
-from signalling.whep_client import WhepClient
+from mediaserver.servers.rtmp.server import RtmpServer
+from signalling.clients.whep import WhepClient
 from tests.e2e.conftest import token
-from tests.ingest.test_rtmp import push_clip, run_ffmpeg
+from tests.servers.test_rtmp import push_clip, run_ffmpeg
 
 __all__ = ["push_clip"]
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from mediaserver import sources_cli
+from mediaserver.hub import sources_cli
 from mediaserver.registry.importer import (
     ImportFormatError,
     detect_format,

@@ -153,7 +153,7 @@ async def test_file_sources_are_checked_for_existence(redis: Redis, tmp_path: Pa
 
 
 async def test_real_probe_against_a_closed_port(redis: Redis):
-    rtsp_probe = pytest.importorskip("mediaserver.ingest.rtsp_probe")
+    rtsp_probe = pytest.importorskip("mediaserver.sources.rtsp_probe")
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

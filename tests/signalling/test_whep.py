@@ -13,9 +13,9 @@ from aiortc.sdp import candidate_to_sdp
 from mediaserver.config.media import WebRtcConfig
 from mediaserver.core.access_unit import AccessUnit
 from mediaserver.core.subscriber import Subscriber
+from signalling.clients.whep import WhepClient, WhepError
 from signalling.peer import OfferError, check_offer, h264_preferences, restrict_host_addresses
 from signalling.tracks import CATCH_UP_STEP, PacketVideoTrack
-from signalling.whep_client import WhepClient, WhepError
 
 LOOPBACK = ("127.0.0.1",)
 FPS, WIDTH, HEIGHT = 25, 640, 360  # the clip of conftest.h264_clip

@@ -10,10 +10,10 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from signalling.clients.whep import WhepClient
+from signalling.clients.whip import WhipClient, WhipError
+from signalling.opus_relay import AudioRelay
 from signalling.peer import restrict_host_addresses
-from signalling.whep_client import WhepClient
-from signalling.whip_audio import AudioRelay
-from signalling.whip_client import WhipClient, WhipError
 from signalling.whip_receiver import EncodedFrameTap, h264_access_unit, tap_receiver
 from tests.e2e.conftest import token
 from tests.transcode.field_hub import running_field_hub

@@ -17,13 +17,13 @@ from typing import Any
 from aiohttp import web
 
 from mediaserver.api.location import LocationApi
-from mediaserver.app import Hub
 from mediaserver.config.transcode import TranscodeConfig
 from mediaserver.core.push import PushPublishers
+from mediaserver.hub.app import Hub
 from mediaserver.transcode.manager import Transcoders
+from signalling.opus_relay import AudioRelay
 from signalling.whep import WhepEndpoint
 from signalling.whip import WhipEndpoint
-from signalling.whip_audio import AudioRelay
 from tests.e2e.conftest import hub_settings
 
 

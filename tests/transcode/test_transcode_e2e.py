@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from signalling.whep_client import WhepClient, WhepError
+from signalling.clients.whep import WhepClient, WhepError
 from tests.e2e.conftest import token
 from tests.transcode.field_hub import running_field_hub
 

@@ -97,7 +97,7 @@ class WebEnv:
 
     def token(self, role: str = "admin", groups: tuple[str, ...] = ("*",),
               subject: str = "web-test") -> str:
-        from mediaserver.api.principal import encode_token
+        from mediaserver.http.principal import encode_token
 
         return encode_token(SECRET, role, groups, ttl=900, subject=subject)
 

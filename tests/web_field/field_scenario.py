@@ -20,8 +20,8 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from mediaserver.app import Hub  # noqa: E402
-from signalling.whep_client import WhepClient  # noqa: E402
+from mediaserver.hub.app import Hub  # noqa: E402
+from signalling.clients.whep import WhepClient  # noqa: E402
 from tests.e2e.conftest import hub_settings  # noqa: E402
 from tests.transcode.field_hub import start_field_hub  # noqa: E402
 
@@ -41,8 +41,8 @@ def field_routes(app: web.Application) -> None:
 
 def alert_routes(hub: Hub, closers: list) -> callable:
     """The alerts API on the real store when the hub does not serve it yet."""
+    from analytics.alerts.api import AlertsApi
     from analytics.alerts.store import AlertStore
-    from mediaserver.api.alerts import AlertsApi
 
     store = AlertStore(hub.redis.client, hub.settings.redis.prefix,
                        outbox=hub.settings.data_dir / "outbox")

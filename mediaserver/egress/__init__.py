@@ -1,1 +1,0 @@
-"""Egress other than WebRTC: RTSP re-serve and snapshots."""

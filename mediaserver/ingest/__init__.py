@@ -1,1 +1,0 @@
-"""Publishers that feed Streams: RTSP pull, PyAV sources (files, other URLs)."""

@@ -1,0 +1,1 @@
+"""The RTMP server: publishers pushing FLV over RTMP."""

@@ -1,0 +1,1 @@
+"""The RTSP server: readers (DESCRIBE/SETUP/PLAY) and publishers (ANNOUNCE/SETUP/RECORD)."""

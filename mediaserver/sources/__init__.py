@@ -1,0 +1,1 @@
+"""Sources the hub fetches itself: RTSP pull, probes, PyAV sources (files, other URLs)."""

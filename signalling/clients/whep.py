@@ -1,0 +1,241 @@
+"""A small aiortc WHEP viewer, for end-to-end tests and the load-test viewer swarm.
+
+    async with WhepClient("http://127.0.0.1:8080/whep/cam1", token="...",
+                          host_addresses=("127.0.0.1",)) as viewer:
+        await viewer.wait_frames(25, timeout=10)
+        print(viewer.first_frame_delay, viewer.width, viewer.height, viewer.fps())
+
+It offers one recvonly video m-line (aiortc offers VP8 and H.264; the hub answers H.264), sends
+the complete offer (non-trickle), applies the answer and counts decoded frames. aiortc always
+decodes what it receives (one decoder thread per viewer), so a swarm costs decode CPU.
+With ``audio=True`` it also offers a recvonly audio m-line and counts decoded audio frames
+(:attr:`audio_frames`, :attr:`audio_sample_rate`, :meth:`wait_audio_frames`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from urllib.parse import urljoin
+
+import aiohttp
+import numpy as np
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+
+from ..peer import restrict_host_addresses
+
+logger = logging.getLogger(__name__)
+
+
+class WhepError(Exception):
+    """The endpoint answered the offer (or the DELETE) with an error status."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"WHEP request failed: {status} {body.strip()[:200]}")
+        self.status = status
+        self.body = body
+
+
+class WhepClient:
+    """One viewer: a recvonly RTCPeerConnection negotiated over WHEP, with frame counters."""
+
+    def __init__(self, url: str, *, token: str | None = None,
+                 host_addresses: Sequence[str] = (), ice_servers: Sequence[str] = (),
+                 http: aiohttp.ClientSession | None = None, request_timeout: float = 30.0,
+                 keep_frame_times: int = 3000, audio: bool = False) -> None:
+        self.url = url
+        self.audio = audio
+        self.audio_frames = 0
+        self.audio_samples = 0
+        self.audio_sample_rate: int | None = None
+        #: the loudest decoded sample so far (s16): 0 means only silence arrived
+        self.audio_peak = 0
+        self._audio_event = asyncio.Event()
+        self._audio_reader: asyncio.Task[None] | None = None
+        self.token = token
+        self.host_addresses = tuple(host_addresses)
+        self.ice_servers = tuple(ice_servers)
+        self._http = http
+        self._own_http = http is None
+        self._request_timeout = request_timeout
+        self.pc: RTCPeerConnection | None = None
+        self.session_url: str | None = None
+        self.etag: str | None = None
+        self.answer: str | None = None
+        self.response_headers: dict[str, str] = {}
+        self.post_started: float | None = None
+        self.answered_at: float | None = None
+        self.first_frame_at: float | None = None
+        self.frames = 0
+        self.width: int | None = None
+        self.height: int | None = None
+        self.frame_times: collections.deque[float] = collections.deque(maxlen=keep_frame_times)
+        self.ended = asyncio.Event()
+        self._frame_event = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> WhepClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Create the offer, POST it, apply the answer. Raises :class:`WhepError` on non-201;
+        on any failure the peer connection is closed again."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.close(delete=False)
+            raise
+
+    async def _start(self) -> None:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        pc = RTCPeerConnection(RTCConfiguration(
+            iceServers=[RTCIceServer(urls=u) for u in self.ice_servers]))
+        self.pc = pc
+        pc.addTransceiver("video", direction="recvonly")
+        if self.audio:
+            pc.addTransceiver("audio", direction="recvonly")
+        restrict_host_addresses(pc, self.host_addresses)
+        pc.on("track", self._on_track)
+        await pc.setLocalDescription(await pc.createOffer())
+        headers = {"Content-Type": "application/sdp"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        self.post_started = time.monotonic()
+        timeout = aiohttp.ClientTimeout(total=self._request_timeout)
+        async with self._http.post(self.url, data=pc.localDescription.sdp, headers=headers,
+                                   timeout=timeout) as resp:
+            body = await resp.text()
+            self.response_headers = dict(resp.headers)
+            if resp.status != 201:
+                raise WhepError(resp.status, body)
+            self.session_url = urljoin(self.url, resp.headers["Location"])
+            self.etag = resp.headers.get("ETag")
+        self.answered_at = time.monotonic()
+        self.answer = body
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
+
+    async def close(self, delete: bool = True) -> None:
+        """DELETE the session (errors ignored), stop the reader, close the peer connection."""
+        if delete and self.session_url and self._http is not None:
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            try:
+                async with self._http.delete(self.session_url, headers=headers,
+                                             timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                    await resp.read()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                logger.debug("WHEP DELETE failed: %s", exc)
+            self.session_url = None
+        for task in (self._reader, self._audio_reader):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._reader = self._audio_reader = None
+        if self.pc is not None:
+            await self.pc.close()
+        if self._own_http and self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def delete(self) -> int:
+        """Send DELETE for the session and return the status (the peer connection stays)."""
+        assert self._http is not None and self.session_url is not None
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with self._http.delete(self.session_url, headers=headers) as resp:
+            await resp.read()
+            status = resp.status
+        self.session_url = None
+        return status
+
+    # -- frames ---------------------------------------------------------------------------
+
+    @property
+    def first_frame_delay(self) -> float | None:
+        """Seconds from sending the offer to the first decoded frame."""
+        if self.first_frame_at is None or self.post_started is None:
+            return None
+        return self.first_frame_at - self.post_started
+
+    def fps(self, window: float = 2.0) -> float:
+        """Decoded frames per second over the last ``window`` seconds."""
+        now = time.monotonic()
+        recent = [t for t in self.frame_times if now - t <= window]
+        return len(recent) / window
+
+    def frames_between(self, start: float, end: float) -> int:
+        return sum(1 for t in self.frame_times if start <= t < end)
+
+    async def wait_frames(self, count: int, timeout: float) -> None:
+        """Wait until ``count`` frames were decoded in total; TimeoutError otherwise."""
+        async with asyncio.timeout(timeout):
+            while self.frames < count:
+                if self.ended.is_set():
+                    raise MediaStreamError("track ended")
+                self._frame_event.clear()
+                await self._frame_event.wait()
+
+    async def wait_audio_frames(self, count: int, timeout: float) -> None:
+        """Wait until ``count`` audio frames were decoded in total; TimeoutError otherwise."""
+        async with asyncio.timeout(timeout):
+            while self.audio_frames < count:
+                self._audio_event.clear()
+                await self._audio_event.wait()
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "video" and self._reader is None:
+            self._reader = asyncio.create_task(self._read(track), name="whep-client-reader")
+        elif track.kind == "audio" and self._audio_reader is None:
+            self._audio_reader = asyncio.create_task(self._read_audio(track),
+                                                     name="whep-client-audio")
+
+    async def _read_audio(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                self.audio_frames += 1
+                self.audio_samples += frame.samples
+                self.audio_sample_rate = frame.sample_rate
+                if frame.format.name == "s16":
+                    self.audio_peak = max(self.audio_peak,
+                                          int(np.abs(frame.to_ndarray()).max(initial=0)))
+                self._audio_event.set()
+        except MediaStreamError:
+            pass
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                now = time.monotonic()
+                if self.first_frame_at is None:
+                    self.first_frame_at = now
+                self.frames += 1
+                self.frame_times.append(now)
+                self.width, self.height = frame.width, frame.height
+                self._frame_event.set()
+        except MediaStreamError:
+            pass
+        finally:
+            self.ended.set()
+            self._frame_event.set()
