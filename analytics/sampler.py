@@ -19,9 +19,8 @@ from typing import Any
 from PIL import Image
 
 from mediaserver.core.access_unit import AccessUnit
-from mediaserver.core.subscriber import SubscriberClosed
-from mediaserver.errors import SourceNotFound
-from mediaserver.transcode.keyframe import SnapshotError, decode_keyframe
+from mediaserver.errors import SnapshotError, SourceNotFound, SubscriberClosed
+from mediaserver.transcode.keyframe import decode_keyframe
 
 from .detector.yolo import letterbox
 

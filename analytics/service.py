@@ -21,9 +21,9 @@ from PIL import Image
 from mediaserver.config.analytics import AnalyticsConfig
 from mediaserver.config.sources import SourceConfig
 from mediaserver.core.manager import StreamManager
-from mediaserver.errors import ConfigError
+from mediaserver.errors import ConfigError, SnapshotError
 from mediaserver.record.recorder import Recorder
-from mediaserver.transcode.keyframe import SnapshotError, decode_keyframe
+from mediaserver.transcode.keyframe import decode_keyframe
 
 from .alerts.model import new_alert_id
 from .alerts.store import AlertStore

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from signalling.clients.whip import WhipClient, WhipError
+from mediaserver.errors import WhipError
+from signalling.clients.whip import WhipClient
 
 from .clip_track import ClipFrames, ClipTrack
 from .push_stats import PublisherStats, classify, record

@@ -1,20 +1,48 @@
-"""The hub's own exception tree. Protocol code raises these; the API maps them to HTTP.
+"""The project's one exception tree. Code raises these; the HTTP boundary
+(:mod:`mediaserver.http.errors`) and the RTSP server map them to statuses in one place.
 
     FusionhubError
     ├── ConfigError              invalid configuration (names the key)
     ├── SourceError
     │   ├── SourceNotFound       no such source (404)
+    │   ├── SourceExists         a create found the id taken (409)
     │   └── SourceInvalid        a source record fails validation (422)
+    │       └── SourceValidationError   ... naming the field
+    ├── ImportFormatError        a bulk-import body that cannot be parsed as a whole (400)
     ├── UpstreamError            a pulled/pushed source failed; the supervisor retries
     │   ├── UpstreamTimeout      no answer or no media within the configured timeout
     │   ├── UpstreamAuthError    401/403 from the camera (wrong credentials)
-    │   └── UnsupportedMedia     no usable track (codec the hub cannot carry)
+    │   ├── UnsupportedMedia     no usable track (codec the hub cannot carry)
+    │   ├── RtspConnectError     the camera could not be reached, or hung up
+    │   └── RtspStatusError      the camera refused a request with another status
     ├── SourceNotAllowed         a source URL fails the scheme / address allowlist
-    └── AccessDenied             authentication or scope failure (401/403)
+    ├── AccessDenied             authentication or scope failure (401/403/404)
+    ├── TokenError               a malformed, expired or badly signed bearer token (401)
+    ├── PublisherBusy            another publisher holds the source (409)
+    ├── PushSessionClosed        a push session was evicted or its stream stopped
+    ├── SubscriberClosed         a subscriber was closed and drained
+    │   └── AudioSubscriberClosed
+    ├── TranscodeRefused         unknown profile (400) or node at capacity (503)
+    ├── SnapshotError            a keyframe cannot be turned into a picture
+    │   └── NoKeyframeError      no keyframe yet (503)
+    ├── ClipError                an evidence clip cannot be written
+    ├── AlertNotFound            no such alert (404)
+    ├── OfferError               an SDP offer the endpoint cannot answer (its status)
+    ├── HttpError                a refusal with an HTTP status and headers
+    │   └── ApiError             ... and a stable machine-readable code
+    └── EndpointRefused          a WHEP/WHIP endpoint answered a client with an error status
+        ├── WhepError
+        └── WhipError
 
-The pure protocol layer has its own tree rooted at ``mediaserver.protocols.errors.ProtocolError``
-(a ``ValueError``); ingest maps it to :class:`UpstreamError` with ``raise ... from exc``.
+Builtins are inherited where callers catch them (``SourceNotFound`` is a ``KeyError``,
+``OfferError`` a ``ValueError``, ``UpstreamError`` a ``ConnectionError``). The pure protocol
+layer has its own tree rooted at ``mediaserver.protocols.errors.ProtocolError`` (a
+``ValueError``); sources map it to :class:`UpstreamError` with ``raise ... from exc``.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 
 class FusionhubError(Exception):
@@ -23,6 +51,9 @@ class FusionhubError(Exception):
 
 class ConfigError(FusionhubError):
     pass
+
+
+# -- sources --------------------------------------------------------------------------------
 
 
 class SourceError(FusionhubError):
@@ -34,8 +65,32 @@ class SourceNotFound(SourceError, KeyError):
         return str(self.args[0]) if self.args else "source not found"
 
 
+class SourceExists(SourceError, FileExistsError):
+    """A create found the id taken (HTTP 409)."""
+
+
 class SourceInvalid(SourceError, ValueError):
     pass
+
+
+class SourceValidationError(SourceInvalid):
+    """A record failed validation; ``field`` names the offending field (dotted path)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.detail = message
+
+
+class ImportFormatError(FusionhubError, ValueError):
+    """The body as a whole cannot be parsed (HTTP 400)."""
+
+
+class SourceNotAllowed(FusionhubError, PermissionError):
+    pass
+
+
+# -- upstream (pulled and pushed media) -----------------------------------------------------
 
 
 class UpstreamError(FusionhubError, ConnectionError):
@@ -54,11 +109,132 @@ class UnsupportedMedia(UpstreamError):
     pass
 
 
-class SourceNotAllowed(FusionhubError, PermissionError):
-    pass
+class RtspConnectError(UpstreamError):
+    """The camera could not be reached, or hung up (refused, reset, closed)."""
+
+
+class RtspStatusError(UpstreamError):
+    """The camera refused a request with a status other than 401/403."""
+
+    def __init__(self, method: str, status: int, reason: str) -> None:
+        super().__init__(f"{method} refused: {status} {reason}".strip())
+        self.status = status
+
+
+# -- access ---------------------------------------------------------------------------------
 
 
 class AccessDenied(FusionhubError, PermissionError):
     def __init__(self, message: str, status: int = 403) -> None:
         super().__init__(message)
         self.status = status
+
+
+class TokenError(FusionhubError, ValueError):
+    """A bearer token is malformed, expired, badly signed or carries invalid claims.
+
+    The message is a short reason that is safe to show to the client (never the token);
+    ``code`` is a fixed word for metrics labels (bounded cardinality).
+    """
+
+    def __init__(self, message: str, code: str = "claims") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# -- streams --------------------------------------------------------------------------------
+
+
+class PublisherBusy(FusionhubError):
+    """Another publisher is active on the source and takeover is not allowed (409)."""
+
+    status = 409
+
+
+class PushSessionClosed(FusionhubError, ConnectionError):
+    """The session was evicted, released or its Stream stopped: the publisher must hang up."""
+
+
+class SubscriberClosed(FusionhubError):
+    """Raised by ``Subscriber.recv`` once the subscriber is closed and drained."""
+
+
+class AudioSubscriberClosed(SubscriberClosed):
+    """The audio channel was closed (source stopped); no more frames will come."""
+
+
+class TranscodeRefused(FusionhubError):
+    """A viewer cannot get a transcoder: unknown profile (400) or node at capacity (503)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SnapshotError(FusionhubError):
+    """The keyframe cannot be turned into a picture (corrupt, unsupported or too large)."""
+
+
+class NoKeyframeError(SnapshotError):
+    """The stream has not delivered a keyframe yet (the source is starting or offline)."""
+
+
+# -- analytics ------------------------------------------------------------------------------
+
+
+class ClipError(FusionhubError):
+    """The clip cannot be written (unsupported codec, disk error)."""
+
+
+class AlertNotFound(FusionhubError, KeyError):
+    pass
+
+
+# -- HTTP and signalling --------------------------------------------------------------------
+
+
+class OfferError(FusionhubError, ValueError):
+    """An offer the endpoint cannot answer; ``status`` is the HTTP status to reply with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HttpError(FusionhubError):
+    """A refusal with its HTTP status and the headers that go with it (``WWW-Authenticate``,
+    ``Accept-Post``...)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+class ApiError(HttpError):
+    """An error with its HTTP status and a stable machine-readable code."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(status, message)
+        self.code = code
+        self.extra = extra
+
+
+class EndpointRefused(FusionhubError):
+    """A WHEP/WHIP endpoint answered a client's offer (or DELETE) with an error status."""
+
+    protocol = "HTTP"
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"{self.protocol} request failed: {status} {body.strip()[:200]}")
+        self.status = status
+        self.body = body
+
+
+class WhepError(EndpointRefused):
+    protocol = "WHEP"
+
+
+class WhipError(EndpointRefused):
+    protocol = "WHIP"

@@ -29,7 +29,7 @@ from loadtests.camfarm.clips import PROFILES, make_clip  # noqa: E402
 from mediaserver.config import load_settings  # noqa: E402
 from mediaserver.config.push import RtmpConfig  # noqa: E402
 from mediaserver.core.push import PushPublishers  # noqa: E402
-from mediaserver.core.subscriber import SubscriberClosed  # noqa: E402
+from mediaserver.errors import SubscriberClosed  # noqa: E402
 from mediaserver.hub.app import Hub  # noqa: E402
 from mediaserver.protocols.rtsp.message import Request as RtspRequest  # noqa: E402
 from mediaserver.servers.rtmp.server import RtmpServer  # noqa: E402

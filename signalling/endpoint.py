@@ -17,13 +17,13 @@ from aiortc import RTCPeerConnection
 from multidict import CIMultiDict
 
 from mediaserver.config.media import WebRtcConfig
+from mediaserver.errors import HttpError, OfferError
 from mediaserver.redact import scrub
 
 from .lifecycle import SessionLifecycle
-from .peer import OfferError, PeerFactory
+from .peer import PeerFactory
 from .sdp_bodies import (
     MAX_PATCH_BYTES,
-    HttpError,
     apply_sdpfrag,
     authorize,
     cors_headers,

@@ -28,6 +28,7 @@ from aiortc import (
 from aiortc.sdp import H264Profile, SessionDescription, parse_h264_profile_level_id
 
 from mediaserver.config.media import WebRtcConfig
+from mediaserver.errors import OfferError
 from mediaserver.protocols.errors import ProtocolError
 from mediaserver.protocols.h264 import profile_level_id
 
@@ -39,14 +40,6 @@ MAX_OFFER_MEDIA = 16
 MAX_OFFER_LINE = 4096
 #: profile-level-id assumed when an H.264 fmtp has none (RFC 6184: constrained baseline 3.1)
 DEFAULT_PROFILE_LEVEL_ID = "42e01f"
-
-
-class OfferError(ValueError):
-    """An offer the endpoint cannot answer; ``status`` is the HTTP status to reply with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiortc import RTCPeerConnection
 from aiortc.sdp import candidate_from_sdp
 
-from mediaserver.errors import AccessDenied, SourceNotFound
+from mediaserver.errors import AccessDenied, HttpError, SourceNotFound
 from mediaserver.redact import scrub
 
 logger = logging.getLogger(__name__)
@@ -23,13 +23,6 @@ MAX_PATCH_CANDIDATES = 64
 #: ``access(request, source_id, action)`` returns the principal or raises AccessDenied (401/403/
 #: 404) or SourceNotFound.
 AccessCheck = Callable[[web.Request, str, str], Awaitable[object]]
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or {}
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:

@@ -17,7 +17,8 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from mediaserver.core.access_unit import VIDEO_CLOCK_RATE
-from mediaserver.core.subscriber import Subscriber, SubscriberClosed
+from mediaserver.core.subscriber import Subscriber
+from mediaserver.errors import SubscriberClosed
 
 logger = logging.getLogger(__name__)
 

@@ -35,12 +35,11 @@ from aiortc import RTCRtpReceiver, RTCSessionDescription
 
 from mediaserver.config.media import WebRtcConfig
 from mediaserver.config.transcode import TranscodeProfile
-from mediaserver.errors import AccessDenied, SourceNotFound
+from mediaserver.errors import AccessDenied, HttpError, SourceNotFound
 from mediaserver.redact import scrub
 
 from .endpoint import NEGOTIATION_TIMEOUT, SessionCounters, SessionEndpoint
 from .opus_relay import AudioRelay
-from .sdp_bodies import HttpError
 from .whip_offer import check_publish_offer
 from .whip_push import PushClaims, PushSession
 from .whip_session import WhipSession

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aiortc.sdp import SessionDescription
 
-from .peer import OfferError, OfferSummary, check_offer
+from mediaserver.errors import OfferError
+
+from .peer import OfferSummary, check_offer
 
 _SENDING = ("sendonly", "sendrecv")
 

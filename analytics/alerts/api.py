@@ -26,8 +26,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from analytics.alerts.model import KINDS, REVIEWS, STATES, public
-from analytics.alerts.store import AlertNotFound, AlertStore
+from analytics.alerts.store import AlertStore
 from mediaserver.config.sources import SourceConfig
+from mediaserver.errors import AlertNotFound
 from mediaserver.http.errors import ApiError, json_error, parse_pagination, read_json_object
 from mediaserver.http.principal import Principal, group_in_scope
 from mediaserver.store.connection import reraise_if_cancelling

@@ -19,6 +19,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from mediaserver.errors import AlertNotFound
+
 from .model import PRIVATE, is_alert_id, new_alert_id, new_record, public
 from .outbox import Outbox
 
@@ -28,10 +30,6 @@ STREAM_MAXLEN = 100_000
 #: At most this many index entries are read to answer one filtered list.
 SCAN_LIMIT = 20_000
 REPLAY_INTERVAL = 1.0
-
-
-class AlertNotFound(KeyError):
-    pass
 
 
 class AlertStore:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from mediaserver.core.access_unit import AccessUnit
 from mediaserver.core.stream import Stream
-from mediaserver.core.subscriber import Subscriber, SubscriberClosed
-from mediaserver.errors import SourceNotFound
+from mediaserver.core.subscriber import Subscriber
+from mediaserver.errors import SourceNotFound, SubscriberClosed
 from mediaserver.protocols.rtp import RtpPacket
 from mediaserver.servers.rtsp.server import RtspServer
 from mediaserver.sources.pyav_source import ClipCache, LoopingFilePublisher

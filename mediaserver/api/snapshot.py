@@ -6,8 +6,10 @@ import logging
 
 from aiohttp import web
 
+from mediaserver.errors import NoKeyframeError, SnapshotError
+
 from ..core.manager import StreamManager
-from ..transcode.keyframe import NoKeyframeError, SnapshotError, snapshot_jpeg
+from ..transcode.keyframe import snapshot_jpeg
 
 logger = logging.getLogger(__name__)
 

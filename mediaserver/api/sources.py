@@ -29,6 +29,8 @@ from typing import Any
 
 from aiohttp import web
 
+from mediaserver.errors import ImportFormatError, SourceExists
+
 from ..config import SourceConfig
 from ..config.sources import GROUP_PATTERN, SOURCE_ID_PATTERN
 from ..http.errors import (
@@ -39,16 +41,8 @@ from ..http.errors import (
     read_body,
     read_json_object,
 )
-from ..registry.importer import ImportFormatError, RowError, detect_format, parse, validate_rows
-from ..registry.sources import (
-    CREATED,
-    EXISTS,
-    MEDIA_CHANGED,
-    STATES,
-    SourceExists,
-    SourceRegistry,
-    public_view,
-)
+from ..registry.importer import RowError, detect_format, parse, validate_rows
+from ..registry.sources import CREATED, EXISTS, MEDIA_CHANGED, STATES, SourceRegistry, public_view
 from ..registry.status import StatusBoard
 
 logger = logging.getLogger(__name__)

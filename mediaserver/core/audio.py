@@ -13,6 +13,8 @@ import collections
 import logging
 from dataclasses import dataclass
 
+from ..errors import AudioSubscriberClosed
+
 logger = logging.getLogger(__name__)
 
 #: about 2 s of AAC at 48 kHz (1024 samples a frame)
@@ -30,10 +32,6 @@ class AudioFrame:
     channels: int
     #: decoder configuration (AAC: the AudioSpecificConfig)
     config: bytes = b""
-
-
-class AudioSubscriberClosed(Exception):
-    """The channel was closed (source stopped); no more frames will come."""
 
 
 class AudioSubscriber:

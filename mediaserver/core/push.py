@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from ..errors import AccessDenied, FusionhubError, SourceNotFound
+from ..errors import AccessDenied, PublisherBusy, PushSessionClosed, SourceNotFound
 from .access_unit import AccessUnit, VideoTrack
 from .interfaces import StatusSink
 from .manager import StreamManager
@@ -48,21 +48,11 @@ from .stream import Stream
 logger = logging.getLogger(__name__)
 
 
-class PublisherBusy(FusionhubError):
-    """Another publisher is active on the source and takeover is not allowed (409)."""
-
-    status = 409
-
-
 class PublishNotAllowed(AccessDenied):
     """The source is not declared ``publish: true`` (403)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, status=403)
-
-
-class PushSessionClosed(FusionhubError, ConnectionError):
-    """The session was evicted, released or its Stream stopped: the publisher must hang up."""
 
 
 class _Source(Protocol):

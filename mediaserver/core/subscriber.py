@@ -7,16 +7,13 @@ import collections
 import logging
 import time
 
+from ..errors import SubscriberClosed
 from .access_unit import AccessUnit
 
 logger = logging.getLogger(__name__)
 
 #: Default queue length in access units: about 4 s of 25 fps video.
 DEFAULT_MAXSIZE = 100
-
-
-class SubscriberClosed(Exception):
-    """Raised by :meth:`Subscriber.recv` once the subscriber is closed and drained."""
 
 
 class Subscriber:

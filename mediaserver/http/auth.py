@@ -30,14 +30,13 @@ from aiohttp.web_response import StreamResponse
 
 from ..config.services import AuthConfig
 from ..config.sources import SourceConfig
-from ..errors import AccessDenied, ConfigError, SourceInvalid, SourceNotFound
+from ..errors import AccessDenied, ConfigError, SourceInvalid, SourceNotFound, TokenError
 from ..protocols.rtsp.message import Request as RtspRequest
 from ..redact import redact_url, scrub
 from .principal import (
     ACTIONS,
     ALL_GROUPS,
     Principal,
-    TokenError,
     decode_token,
     encode_token,
     is_valid_source_id,

@@ -19,7 +19,7 @@ from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..errors import AccessDenied, SourceInvalid, SourceNotFound
+from ..errors import AccessDenied, ApiError, SourceInvalid, SourceNotFound
 from ..redact import scrub
 from ..store.connection import reraise_if_cancelling
 
@@ -47,17 +47,6 @@ class Access(Protocol):
     def require(self, principal: Any, action: str) -> None: ...
 
     def sees_group(self, principal: Any, group: str) -> bool: ...
-
-
-class ApiError(Exception):
-    """An error with its HTTP status and a stable machine-readable code."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
 
 
 def json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None,

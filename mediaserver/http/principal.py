@@ -35,6 +35,7 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from ..config.sources import GROUP_PATTERN, SOURCE_ID_PATTERN
+from ..errors import TokenError
 
 ACTIONS: frozenset[str] = frozenset({"view", "operate", "review", "admin", "publish"})
 
@@ -56,18 +57,6 @@ MAX_SUBJECT_LENGTH = 200
 
 _GROUP_RE = re.compile(GROUP_PATTERN)
 _SOURCE_RE = re.compile(SOURCE_ID_PATTERN)
-
-
-class TokenError(ValueError):
-    """A bearer token is malformed, expired, badly signed or carries invalid claims.
-
-    The message is a short reason that is safe to show to the client (never the token);
-    ``code`` is a fixed word for metrics labels (bounded cardinality).
-    """
-
-    def __init__(self, message: str, code: str = "claims") -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import sys
 from typing import Any
 
 from ..config import Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, TokenError
 from ..http.auth import NO_SECRET, secret_value
-from ..http.principal import ROLES, TokenError, encode_token
+from ..http.principal import ROLES, encode_token
 
 #: Roles whose tokens are useless without a group scope.
 _NEEDS_GROUPS = {"viewer", "operator", "analyst"}

@@ -16,13 +16,9 @@ from pathlib import Path
 import av
 
 from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
-from ..errors import FusionhubError
+from ..errors import ClipError
 
 _CODECS = {"h264": "h264", "h265": "hevc"}
-
-
-class ClipError(FusionhubError):
-    """The clip cannot be written (unsupported codec, disk error)."""
 
 
 def fsync_dir(path: Path) -> None:

@@ -15,9 +15,11 @@ import logging
 import time
 from pathlib import Path
 
+from mediaserver.errors import ClipError
+
 from ..config.analytics import EvidenceConfig
 from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
-from .clip import ClipError, ClipWriter
+from .clip import ClipWriter
 from .ring import PreRollRing
 
 logger = logging.getLogger(__name__)

@@ -17,17 +17,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..config import SourceConfig
-from .sources import SourceValidationError, validate_source
+from ..errors import ImportFormatError, SourceValidationError
+from .sources import validate_source
 
 CSV_COLUMNS = ("id", "name", "group", "kind", "url", "publish", "always_on", "transport",
                "lat", "lon", "tags")
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off", ""}
 MAX_ROWS = 200_000
-
-
-class ImportFormatError(ValueError):
-    """The body as a whole cannot be parsed (HTTP 400)."""
 
 
 @dataclass(frozen=True, slots=True)

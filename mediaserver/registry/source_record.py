@@ -12,7 +12,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from ..config import SourceConfig
-from ..errors import SourceError, SourceInvalid
+from ..errors import SourceValidationError
 from ..redact import redact_url
 
 STATES = ("offline", "online", "streaming", "error")
@@ -36,20 +36,6 @@ _BOOL_FIELDS = frozenset(n for n, a in _FIELDS.items() if a is bool)
 _FIELD_LIST = json.dumps(list(_FIELDS))
 
 CREATED, UPDATED, MEDIA_CHANGED, EXISTS = 1, 2, 3, 0
-
-
-
-class SourceExists(SourceError, FileExistsError):
-    """A create found the id taken (HTTP 409)."""
-
-
-class SourceValidationError(SourceInvalid):
-    """A record failed validation; ``field`` names the offending field (dotted path)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.detail = message
 
 
 @dataclass(frozen=True, slots=True)

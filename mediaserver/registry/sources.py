@@ -34,7 +34,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from ..config import SourceConfig
-from ..errors import SourceNotFound
+from ..errors import SourceExists, SourceNotFound, SourceValidationError  # noqa: F401
 from .source_record import (  # noqa: F401 - re-exported: the registry's public names
     _FIELD_LIST,
     CHUNK,
@@ -45,8 +45,6 @@ from .source_record import (  # noqa: F401 - re-exported: the registry's public 
     STATES,
     UPDATED,
     Page,
-    SourceExists,
-    SourceValidationError,
     ascii_lower,
     from_hash,
     in_group,

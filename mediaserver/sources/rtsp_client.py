@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from ..errors import UpstreamAuthError, UpstreamError, UpstreamTimeout
+from ..errors import (
+    RtspConnectError,
+    RtspStatusError,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from ..protocols.digest import BasicAuth, DigestChallenge, digest_response, parse_challenges
 from ..protocols.errors import ProtocolError
 from ..protocols.rtsp.errors import RtspError
@@ -35,18 +41,6 @@ logger = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322}
-
-
-class RtspConnectError(UpstreamError):
-    """The camera could not be reached, or hung up (refused, reset, closed)."""
-
-
-class RtspStatusError(UpstreamError):
-    """The camera refused a request with a status other than 401/403."""
-
-    def __init__(self, method: str, status: int, reason: str) -> None:
-        super().__init__(f"{method} refused: {status} {reason}".strip())
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from ..errors import UpstreamError, UpstreamTimeout
+from ..errors import RtspConnectError, UpstreamError, UpstreamTimeout
 from ..protocols.rtsp.media import find_video_format
 from ..redact import redact_url, scrub
-from .rtsp_client import RtspClientConnection, RtspConnectError
+from .rtsp_client import RtspClientConnection
 
 logger = logging.getLogger(__name__)
 

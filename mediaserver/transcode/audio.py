@@ -21,8 +21,9 @@ from typing import Protocol
 
 import av
 
-from mediaserver.core.audio import AudioFrame, AudioSubscriberClosed
+from mediaserver.core.audio import AudioFrame
 from mediaserver.core.stream import Stream
+from mediaserver.errors import AudioSubscriberClosed
 
 logger = logging.getLogger(__name__)
 

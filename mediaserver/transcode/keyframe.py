@@ -17,21 +17,13 @@ from PIL import Image
 
 from ..core.access_unit import AccessUnit, VideoTrack
 from ..core.stream import Stream
-from ..errors import FusionhubError
+from ..errors import NoKeyframeError, SnapshotError
 
 #: Pictures larger than this (8K UHD plus margin) are refused before and by the decoder.
 MAX_PIXELS = 36_000_000
 
 _DECODERS = {"h264": "h264", "h265": "hevc"}
 _PARAMETER_SETS = {"h264": {7: 0, 8: 1}, "h265": {32: 0, 33: 1, 34: 2}}
-
-
-class SnapshotError(FusionhubError):
-    """The keyframe cannot be turned into a picture (corrupt, unsupported or too large)."""
-
-
-class NoKeyframeError(SnapshotError):
-    """The stream has not delivered a keyframe yet (the source is starting or offline)."""
 
 
 def _nal_type(codec: str, nalu: bytes) -> int:

@@ -20,21 +20,13 @@ from mediaserver.core.interfaces import Publisher
 from mediaserver.core.manager import ManagerSettings, StreamManager
 from mediaserver.core.stream import Stream
 from mediaserver.core.subscriber import Subscriber
-from mediaserver.errors import FusionhubError, SourceNotFound
+from mediaserver.errors import SourceNotFound, TranscodeRefused
 
 from .transcoder import Transcoder
 
 logger = logging.getLogger(__name__)
 
 SEPARATOR = "~"
-
-
-class TranscodeRefused(FusionhubError):
-    """A viewer cannot get a transcoder: unknown profile (400) or node at capacity (503)."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class SourceStreams(Protocol):

@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from mediaserver.config.transcode import TranscodeProfile
 from mediaserver.core.access_unit import VideoTrack
 from mediaserver.core.stream import Stream
-from mediaserver.core.subscriber import Subscriber, SubscriberClosed
-from mediaserver.errors import UpstreamError
+from mediaserver.core.subscriber import Subscriber
+from mediaserver.errors import SubscriberClosed, UpstreamError
 
 from .codec import CodecStats, TranscodePipeline
 

@@ -33,18 +33,11 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 
+from mediaserver.errors import WhepError
+
 from ..peer import restrict_host_addresses
 
 logger = logging.getLogger(__name__)
-
-
-class WhepError(Exception):
-    """The endpoint answered the offer (or the DELETE) with an error status."""
-
-    def __init__(self, status: int, body: str) -> None:
-        super().__init__(f"WHEP request failed: {status} {body.strip()[:200]}")
-        self.status = status
-        self.body = body
 
 
 class WhepClient:

@@ -31,14 +31,9 @@ from aiortc import (
     VideoStreamTrack,
 )
 
+from mediaserver.errors import WhipError
+
 from ..peer import restrict_host_addresses
-
-
-class WhipError(Exception):
-    def __init__(self, status: int, body: str) -> None:
-        super().__init__(f"WHIP request failed: {status} {body.strip()[:200]}")
-        self.status = status
-        self.body = body
 
 
 class PatternTrack(VideoStreamTrack):

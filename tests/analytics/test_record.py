@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mediaserver.core.access_unit import VIDEO_CLOCK_RATE, AccessUnit
-from mediaserver.record.clip import ClipError, ClipWriter
+from mediaserver.errors import ClipError
+from mediaserver.record.clip import ClipWriter
 from mediaserver.record.ring import PreRollRing
 from mediaserver.sources.pyav_file import read_access_units
 

@@ -15,19 +15,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from mediaserver.hub import token_cli
 from mediaserver.api.metrics import Metrics
 from mediaserver.config import SourceConfig, load_settings
 from mediaserver.config.services import AuthConfig
-from mediaserver.errors import ConfigError, SourceInvalid, SourceNotFound
+from mediaserver.errors import ConfigError, SourceInvalid, SourceNotFound, TokenError
 from mediaserver.http.auth import Access, RedactingAccessLogger, error_middleware
-from mediaserver.http.principal import (
-    Principal,
-    TokenError,
-    decode_token,
-    encode_token,
-    group_in_scope,
-)
+from mediaserver.http.principal import Principal, decode_token, encode_token, group_in_scope
+from mediaserver.hub import token_cli
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
 SOURCES = {

@@ -16,9 +16,9 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from mediaserver.hub import sources_cli
 from mediaserver.api.sources import SourcesApi
 from mediaserver.errors import AccessDenied
+from mediaserver.hub import sources_cli
 from mediaserver.registry.sources import SourceRegistry
 from mediaserver.registry.status import StatusBoard
 from mediaserver.store.connection import make_client

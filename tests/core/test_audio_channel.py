@@ -2,7 +2,8 @@ import asyncio
 
 import pytest
 
-from mediaserver.core.audio import AudioChannel, AudioFrame, AudioSubscriberClosed
+from mediaserver.core.audio import AudioChannel, AudioFrame
+from mediaserver.errors import AudioSubscriberClosed
 
 
 def frame(pts: int) -> AudioFrame:

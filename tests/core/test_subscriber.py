@@ -3,7 +3,8 @@ import asyncio
 import pytest
 
 from mediaserver.core.access_unit import AccessUnit
-from mediaserver.core.subscriber import Subscriber, SubscriberClosed
+from mediaserver.core.subscriber import Subscriber
+from mediaserver.errors import SubscriberClosed
 
 
 def au(pts: int, key: bool = False) -> AccessUnit:

@@ -10,7 +10,8 @@ import time
 import aiohttp
 import pytest
 
-from signalling.clients.whep import WhepClient, WhepError
+from mediaserver.errors import WhepError
+from signalling.clients.whep import WhepClient
 from tests.e2e.conftest import token
 
 pytestmark = pytest.mark.timeout(90)

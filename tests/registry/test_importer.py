@@ -8,13 +8,9 @@ import json
 
 import pytest
 
+from mediaserver.errors import ImportFormatError
 from mediaserver.hub import sources_cli
-from mediaserver.registry.importer import (
-    ImportFormatError,
-    detect_format,
-    parse,
-    validate_rows,
-)
+from mediaserver.registry.importer import detect_format, parse, validate_rows
 
 
 def test_csv_rows_become_records_with_numbered_errors():

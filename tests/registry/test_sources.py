@@ -9,15 +9,13 @@ import pytest
 from redis.asyncio import Redis
 
 from mediaserver.config import SourceConfig
-from mediaserver.errors import SourceNotFound
+from mediaserver.errors import SourceExists, SourceNotFound, SourceValidationError
 from mediaserver.registry.sources import (
     CREATED,
     EXISTS,
     MEDIA_CHANGED,
     UPDATED,
-    SourceExists,
     SourceRegistry,
-    SourceValidationError,
     public_view,
 )
 from mediaserver.registry.status import StatusBoard

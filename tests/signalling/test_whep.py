@@ -13,8 +13,9 @@ from aiortc.sdp import candidate_to_sdp
 from mediaserver.config.media import WebRtcConfig
 from mediaserver.core.access_unit import AccessUnit
 from mediaserver.core.subscriber import Subscriber
-from signalling.clients.whep import WhepClient, WhepError
-from signalling.peer import OfferError, check_offer, h264_preferences, restrict_host_addresses
+from mediaserver.errors import OfferError, WhepError
+from signalling.clients.whep import WhepClient
+from signalling.peer import check_offer, h264_preferences, restrict_host_addresses
 from signalling.tracks import CATCH_UP_STEP, PacketVideoTrack
 
 LOOPBACK = ("127.0.0.1",)

@@ -10,8 +10,9 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from mediaserver.errors import WhipError
 from signalling.clients.whep import WhepClient
-from signalling.clients.whip import WhipClient, WhipError
+from signalling.clients.whip import WhipClient
 from signalling.opus_relay import AudioRelay
 from signalling.peer import restrict_host_addresses
 from signalling.whip_receiver import EncodedFrameTap, h264_access_unit, tap_receiver

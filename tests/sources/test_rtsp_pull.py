@@ -13,12 +13,18 @@ import pytest
 
 from mediaserver.core.access_unit import AccessUnit
 from mediaserver.core.stream import Stream
-from mediaserver.errors import UnsupportedMedia, UpstreamAuthError, UpstreamError, UpstreamTimeout
+from mediaserver.errors import (
+    RtspConnectError,
+    UnsupportedMedia,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from mediaserver.protocols.h264 import H264Depacketizer, H264Packetizer
 from mediaserver.protocols.rtp import RtcpReceiverReport, RtpPacket, parse_rtcp
 from mediaserver.protocols.rtsp import InterleavedFrame, MessageReader, Request, Response
 from mediaserver.protocols.rtsp.media import find_video_format
-from mediaserver.sources.rtsp_client import RtspClientConnection, RtspConnectError
+from mediaserver.sources.rtsp_client import RtspClientConnection
 from mediaserver.sources.rtsp_pull import RtspPullPublisher
 
 CameraFactory = Callable[..., Any]  # the gst_camera fixture of conftest.py

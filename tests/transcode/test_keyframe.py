@@ -12,13 +12,9 @@ from PIL import Image
 from loadtests.camfarm.clips import make_clip
 from mediaserver.core.access_unit import AccessUnit
 from mediaserver.core.stream import Stream
+from mediaserver.errors import NoKeyframeError, SnapshotError
 from mediaserver.sources.pyav_source import read_access_units
-from mediaserver.transcode.keyframe import (
-    NoKeyframeError,
-    SnapshotError,
-    decode_keyframe,
-    snapshot_jpeg,
-)
+from mediaserver.transcode.keyframe import decode_keyframe, snapshot_jpeg
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from signalling.clients.whep import WhepClient, WhepError
+from mediaserver.errors import WhepError
+from signalling.clients.whep import WhepClient
 from tests.e2e.conftest import token
 from tests.transcode.field_hub import running_field_hub
 

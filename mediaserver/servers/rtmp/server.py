@@ -29,8 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 from ...config.push import RtmpConfig
 from ...core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
 from ...core.audio import AudioFrame
-from ...core.push import PublisherBusy, PushPublishers, PushSession, PushSessionClosed
-from ...errors import AccessDenied, SourceNotFound
+from ...core.push import PushPublishers, PushSession
+from ...errors import AccessDenied, PublisherBusy, PushSessionClosed, SourceNotFound
 from ...protocols import h264, h265
 from ...protocols.aac import AacError, AudioSpecificConfig, parse_flv_audio
 from ...protocols.rtmp import amf0, messages

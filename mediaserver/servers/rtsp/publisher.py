@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+from mediaserver.errors import PushSessionClosed
+
 from ...core.access_unit import AccessUnit, VideoTrack
 from ...core.audio import AudioFrame
-from ...core.push import PushSession, PushSessionClosed
+from ...core.push import PushSession
 from ...formats.rtp_video import RtpVideoReceiver, TimestampUnwrap
 from ...protocols.aac import AacDepacketizer, AacError, find_aac_format
 from ...protocols.errors import ProtocolError

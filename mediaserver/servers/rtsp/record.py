@@ -15,7 +15,8 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ...core.push import PublisherBusy
+from mediaserver.errors import PublisherBusy
+
 from ...protocols.rtsp.errors import RtspError, SdpError
 from ...protocols.rtsp.media import find_video_format
 from ...protocols.rtsp.message import Request, Response

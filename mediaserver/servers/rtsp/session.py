@@ -18,8 +18,9 @@ import secrets
 import time
 from collections.abc import Callable
 
+from mediaserver.errors import SubscriberClosed
+
 from ...core.access_unit import VIDEO_CLOCK_RATE
-from ...core.subscriber import SubscriberClosed
 from ...protocols.rtp import build_sender_report, ntp_now
 from ...redact import scrub
 from .context import ServerContext, Subscription
