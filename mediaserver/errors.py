@@ -9,6 +9,7 @@
     │   └── SourceInvalid        a source record fails validation (422)
     │       └── SourceValidationError   ... naming the field
     ├── ImportFormatError        a bulk-import body that cannot be parsed as a whole (400)
+    ├── ImportFailed             ``fusionhub sources import`` stopped (file or hub answer)
     ├── UpstreamError            a pulled/pushed source failed; the supervisor retries
     │   ├── UpstreamTimeout      no answer or no media within the configured timeout
     │   ├── UpstreamAuthError    401/403 from the camera (wrong credentials)
@@ -17,6 +18,7 @@
     │   └── RtspStatusError      the camera refused a request with another status
     ├── SourceNotAllowed         a source URL fails the scheme / address allowlist
     ├── AccessDenied             authentication or scope failure (401/403/404)
+    │   └── PublishNotAllowed    the source is not ``publish: true`` (403)
     ├── TokenError               a malformed, expired or badly signed bearer token (401)
     ├── PublisherBusy            another publisher holds the source (409)
     ├── PushSessionClosed        a push session was evicted or its stream stopped
@@ -86,6 +88,11 @@ class ImportFormatError(FusionhubError, ValueError):
     """The body as a whole cannot be parsed (HTTP 400)."""
 
 
+class ImportFailed(FusionhubError, RuntimeError):
+    """``fusionhub sources import``: a bad file, or the hub refused a chunk (auth, body, server
+    error); nothing after it was sent."""
+
+
 class SourceNotAllowed(FusionhubError, PermissionError):
     pass
 
@@ -128,6 +135,13 @@ class AccessDenied(FusionhubError, PermissionError):
     def __init__(self, message: str, status: int = 403) -> None:
         super().__init__(message)
         self.status = status
+
+
+class PublishNotAllowed(AccessDenied):
+    """The source is not declared ``publish: true`` (403)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=403)
 
 
 class TokenError(FusionhubError, ValueError):

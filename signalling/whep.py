@@ -35,14 +35,13 @@ import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Protocol
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import OperationError
 
 from mediaserver.config.media import WebRtcConfig
-from mediaserver.core.stream import Stream
+from mediaserver.core.interfaces import StreamProvider
 from mediaserver.core.subscriber import Subscriber
 from mediaserver.errors import HttpError, SourceNotFound, TranscodeRefused
 from mediaserver.transcode.audio import AudioTranscoders
@@ -56,18 +55,6 @@ from .tracks import PacketVideoTrack
 from .whep_session import WhepSession
 
 logger = logging.getLogger(__name__)
-
-
-class StreamProvider(Protocol):
-    """What the endpoint needs from the stream manager (``StreamManager`` implements it)."""
-
-    async def subscribe(self, source_id: str, name: str) -> Subscriber: ...
-
-    def unsubscribe(self, sub: Subscriber) -> None: ...
-
-    async def wait_ready(self, source_id: str, timeout: float) -> bool: ...
-
-    def stream(self, source_id: str) -> Stream | None: ...
 
 
 @dataclass(slots=True)

@@ -117,11 +117,12 @@ class FarmProvider:
         self._seed = seed
         self._count = 0
 
-    async def subscribe(self, source_id: str, name: str) -> Subscriber | HookedSubscriber:
+    async def subscribe(self, source_id: str, name: str, maxsize: int | None = None
+                        ) -> Subscriber | HookedSubscriber:
         stream = self._streams.get(source_id)
         if stream is None:
             raise SourceNotFound(source_id)
-        sub = stream.subscribe(name)
+        sub = stream.subscribe(name) if maxsize is None else stream.subscribe(name, maxsize)
         if not self._jitter and self._lifetime is None:
             return sub
         self._count += 1
@@ -138,6 +139,9 @@ class FarmProvider:
 
     def stream(self, source_id: str) -> Stream | None:
         return self._streams.get(source_id)
+
+    def streams(self) -> list[Stream]:
+        return list(self._streams.values())
 
     async def wait_ready(self, source_id: str, timeout: float) -> bool:
         stream = self._streams.get(source_id)

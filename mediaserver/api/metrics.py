@@ -19,11 +19,12 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from ..core.interfaces import StreamProvider
     from ..core.stream import Stream
     from ..core.subscriber import Subscriber
 
@@ -250,12 +251,6 @@ class MetricsApi:
 # -- stream collector ------------------------------------------------------------------------
 
 
-class StreamSource(Protocol):
-    """What the stream collector reads (``StreamManager`` has it)."""
-
-    def streams(self) -> list[Stream]: ...
-
-
 @dataclass(eq=False)
 class _StreamTotals:
     """Keeps per-stream counters monotonic although subscribers come and go."""
@@ -289,7 +284,7 @@ _STREAM_FAMILIES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def stream_collector(manager: StreamSource) -> Collector:
+def stream_collector(manager: StreamProvider) -> Collector:
     """A collector for the active streams of ``manager``.
 
     Per-source series exist only while the source's stream is active (bounded cardinality);

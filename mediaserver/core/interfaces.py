@@ -1,10 +1,17 @@
-"""Narrow interfaces between the core and the packages that build on it (no dependencies)."""
+"""Narrow interfaces between the core and the packages that build on it (no dependencies).
+
+The one place each seam is declared: the RTSP server, the WHEP endpoint, the transcoders and
+the metrics collectors find streams through :class:`StreamProvider`; access checks and push
+claims find source records through :class:`SourceLookup`.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from ..config.sources import SourceConfig
+    from .access_unit import AccessUnit
     from .stream import Stream
 
 
@@ -24,3 +31,44 @@ class StatusSink(Protocol):
     """Receives live state changes of sources (implemented by the registry)."""
 
     def source_state(self, source_id: str, state: str, **fields: object) -> None: ...
+
+
+class Subscription(Protocol):
+    """What readers use of a :class:`~mediaserver.core.subscriber.Subscriber` (the camera
+    farm wraps one to inject jitter and disconnects)."""
+
+    stream_id: str
+    dropped: int
+
+    async def recv(self) -> AccessUnit: ...
+
+    def qsize(self) -> int: ...
+
+
+class StreamProvider(Protocol):
+    """Where consumers find streams: :class:`~mediaserver.core.manager.StreamManager`
+    implements it (so do the transcoders' profile streams, the camera farm and the tests'
+    stand-ins)."""
+
+    async def subscribe(self, source_id: str, name: str, maxsize: int | None = None
+                        ) -> Subscription:
+        """Attach a reader, starting the source on demand; raises ``SourceNotFound``."""
+        ...
+
+    def unsubscribe(self, sub: Subscription) -> None: ...
+
+    def stream(self, source_id: str) -> Stream | None: ...
+
+    def streams(self) -> list[Stream]:
+        """Every live stream of this node (for metrics)."""
+        ...
+
+    async def wait_ready(self, source_id: str, timeout: float) -> bool:
+        """Wait until the source has a keyframe; False on timeout."""
+        ...
+
+
+class SourceLookup(Protocol):
+    """Where access checks and push claims find a source record (the registry has it)."""
+
+    async def get(self, source_id: str) -> SourceConfig | None: ...

@@ -37,32 +37,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
 
-from ..errors import AccessDenied, PublisherBusy, PushSessionClosed, SourceNotFound
+from ..errors import PublisherBusy, PublishNotAllowed, PushSessionClosed, SourceNotFound
 from .access_unit import AccessUnit, VideoTrack
-from .interfaces import StatusSink
+from .interfaces import SourceLookup, StatusSink
 from .manager import StreamManager
 from .stream import Stream
 
 logger = logging.getLogger(__name__)
-
-
-class PublishNotAllowed(AccessDenied):
-    """The source is not declared ``publish: true`` (403)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=403)
-
-
-class _Source(Protocol):
-    publish: bool
-
-
-class SourceLookup(Protocol):
-    """Where claims find the source record (the registry implements it)."""
-
-    async def get(self, source_id: str) -> _Source | None: ...
 
 
 #: Called with a reason when the hub ends a session itself (takeover, silence, source stopped,

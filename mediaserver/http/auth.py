@@ -20,7 +20,7 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
@@ -30,6 +30,7 @@ from aiohttp.web_response import StreamResponse
 
 from ..config.services import AuthConfig
 from ..config.sources import SourceConfig
+from ..core.interfaces import SourceLookup
 from ..errors import AccessDenied, ConfigError, SourceInvalid, SourceNotFound, TokenError
 from ..protocols.rtsp.message import Request as RtspRequest
 from ..redact import redact_url, scrub
@@ -52,12 +53,6 @@ MIN_SECRET_BYTES = 16
 RECOMMENDED_SECRET_BYTES = 32  # RFC 7518 §3.2 for HS256
 NO_SECRET = "auth.secret is required when auth.mode is jwt (set FUSIONHUB_AUTH__SECRET)"
 ANONYMOUS = Principal(subject="anonymous", role="admin", groups=(ALL_GROUPS,), anonymous=True)
-
-
-class SourceLookup(Protocol):
-    """Where :meth:`Access.check_source` finds a source (the registry has it)."""
-
-    async def get(self, source_id: str) -> SourceConfig | None: ...
 
 
 class _LogLimiter:

@@ -19,16 +19,13 @@ from typing import Any, TextIO
 
 import aiohttp
 
+from ..errors import ImportFailed
 from ..redact import scrub
 from ..registry.importer import detect_format
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 CHUNK_ROWS = 10_000
 _TYPES = {"csv": "text/csv", "json": "application/json", "ndjson": "application/x-ndjson"}
-
-
-class ImportFailed(RuntimeError):
-    """The hub refused a chunk (auth, body, server error); nothing after it was sent."""
 
 
 def _chunks(body: bytes, fmt: str, size: int) -> list[tuple[bytes, list[int | None]]]:

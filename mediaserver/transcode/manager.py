@@ -13,10 +13,9 @@ node's manager, derived ids to the transcoders.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 from mediaserver.config.transcode import TranscodeConfig
-from mediaserver.core.interfaces import Publisher
+from mediaserver.core.interfaces import Publisher, StreamProvider
 from mediaserver.core.manager import ManagerSettings, StreamManager
 from mediaserver.core.stream import Stream
 from mediaserver.core.subscriber import Subscriber
@@ -27,17 +26,6 @@ from .transcoder import Transcoder
 logger = logging.getLogger(__name__)
 
 SEPARATOR = "~"
-
-
-class SourceStreams(Protocol):
-    async def subscribe(self, source_id: str, name: str, maxsize: int | None = None
-                        ) -> Subscriber: ...
-
-    def unsubscribe(self, sub: Subscriber) -> None: ...
-
-    async def wait_ready(self, source_id: str, timeout: float) -> bool: ...
-
-    def stream(self, source_id: str) -> Stream | None: ...
 
 
 class _NoStatus:
@@ -59,7 +47,7 @@ def split_id(stream_id: str) -> tuple[str, str | None]:
 class Transcoders:
     """Shared transcoders per (source, profile); ``aclose`` stops them all."""
 
-    def __init__(self, sources: SourceStreams, config: TranscodeConfig) -> None:
+    def __init__(self, sources: StreamProvider, config: TranscodeConfig) -> None:
         self.config = config
         self._sources = sources
         self._running: dict[str, Transcoder] = {}
@@ -138,14 +126,15 @@ class Transcoders:
 class ProfileStreams:
     """Stream provider over source ids and derived ids (``cam1`` and ``cam1~sub``)."""
 
-    def __init__(self, sources: SourceStreams, transcoders: Transcoders) -> None:
+    def __init__(self, sources: StreamProvider, transcoders: Transcoders) -> None:
         self.sources = sources
         self.transcoders = transcoders
 
-    async def subscribe(self, stream_id: str, name: str) -> Subscriber:
+    async def subscribe(self, stream_id: str, name: str, maxsize: int | None = None
+                        ) -> Subscriber:
         if SEPARATOR in stream_id:
-            return await self.transcoders.subscribe(stream_id, name)
-        return await self.sources.subscribe(stream_id, name)
+            return await self.transcoders.subscribe(stream_id, name, maxsize)
+        return await self.sources.subscribe(stream_id, name, maxsize)
 
     def unsubscribe(self, sub: Subscriber) -> None:
         if SEPARATOR in sub.stream_id:
@@ -162,3 +151,6 @@ class ProfileStreams:
         if SEPARATOR in stream_id:
             return self.transcoders.stream(stream_id)
         return self.sources.stream(stream_id)
+
+    def streams(self) -> list[Stream]:
+        return self.sources.streams()

@@ -9,42 +9,13 @@ from __future__ import annotations
 import collections
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ...core.access_unit import AccessUnit
+    from ...core.interfaces import StreamProvider
     from ...core.push import PushPublishers
-    from ...core.stream import Stream
     from ...protocols.rtp import RtpPacket
     from ...protocols.rtsp.message import Request
-
-
-class Subscription(Protocol):
-    """What the server uses of a :class:`~mediaserver.core.subscriber.Subscriber`."""
-
-    stream_id: str
-    dropped: int
-
-    async def recv(self) -> AccessUnit: ...
-
-    def qsize(self) -> int: ...
-
-
-class StreamProvider(Protocol):
-    """Where the server finds streams: :class:`~mediaserver.core.manager.StreamManager`
-    implements it; tests and the camera farm use small stand-ins."""
-
-    async def subscribe(self, source_id: str, name: str) -> Subscription:
-        """Attach a reader, starting the source on demand; raises ``SourceNotFound``."""
-        ...
-
-    def unsubscribe(self, sub: Subscription) -> None: ...
-
-    def stream(self, source_id: str) -> Stream | None: ...
-
-    async def wait_ready(self, source_id: str, timeout: float) -> bool:
-        """Wait until the source has a keyframe; False on timeout."""
-        ...
 
 
 #: ``await authorize(request, source_id, action)`` with action ``"read"`` (DESCRIBE, SETUP for

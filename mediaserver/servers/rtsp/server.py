@@ -24,6 +24,7 @@ import logging
 import socket
 import time
 
+from ...core.interfaces import StreamProvider, Subscription
 from ...core.push import PushPublishers
 from ..conn_limits import ConnectionCaps, finish, spawn
 from .conn import RtspConnection
@@ -33,8 +34,6 @@ from .context import (
     RtspServerStats,
     ServerContext,
     ServerSettings,
-    StreamProvider,
-    Subscription,
 )
 from .session import ServerSession
 

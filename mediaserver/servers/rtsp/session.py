@@ -21,9 +21,10 @@ from collections.abc import Callable
 from mediaserver.errors import SubscriberClosed
 
 from ...core.access_unit import VIDEO_CLOCK_RATE
+from ...core.interfaces import Subscription
 from ...protocols.rtp import build_sender_report, ntp_now
 from ...redact import scrub
-from .context import ServerContext, Subscription
+from .context import ServerContext
 from .sdp import make_packetizer
 from .sinks import MediaSink
 
