@@ -36,6 +36,10 @@
         ├── WhepError
         └── WhipError
 
+:func:`refusal` is the one mapping of these errors to what a client is told: a status, a
+stable code, a message with credentials scrubbed, and the headers that go with them. The HTTP
+API, WHEP/WHIP and the RTSP server all answer through it.
+
 Builtins are inherited where callers catch them (``SourceNotFound`` is a ``KeyError``,
 ``OfferError`` a ``ValueError``, ``UpstreamError`` a ``ConnectionError``). The pure protocol
 layer has its own tree rooted at ``mediaserver.protocols.errors.ProtocolError`` (a
@@ -44,7 +48,10 @@ layer has its own tree rooted at ``mediaserver.protocols.errors.ProtocolError`` 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
+
+from .redact import scrub
 
 
 class FusionhubError(Exception):
@@ -252,3 +259,52 @@ class WhepError(EndpointRefused):
 
 class WhipError(EndpointRefused):
     protocol = "WHIP"
+
+
+# -- the one mapping to client answers ------------------------------------------------------
+
+#: the machine-readable code of each status the hub answers with
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+                412: "precondition_failed", 413: "too_large", 415: "unsupported_media_type",
+                422: "invalid", 429: "too_many_requests", 500: "internal", 503: "unavailable",
+                504: "timeout"}
+WWW_AUTHENTICATE = 'Bearer realm="fusionhub"'
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """What a client is told about an error: never a credential (the message is scrubbed)."""
+
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def refusal(exc: BaseException) -> Refusal | None:
+    """The status, code, message and headers for one of the hub's errors; None for anything
+    else (the boundary logs it and answers 500 without details)."""
+    if isinstance(exc, HttpError):
+        extra = dict(exc.extra) if isinstance(exc, ApiError) else {}
+        headers = dict(exc.headers)
+        if "retry_after" in extra:
+            headers["Retry-After"] = str(extra.pop("retry_after"))
+        code = exc.code if isinstance(exc, ApiError) else STATUS_CODES.get(exc.status, "error")
+        return Refusal(exc.status, code, scrub(exc.message), headers, extra)
+    if isinstance(exc, AccessDenied):
+        status = exc.status if 400 <= exc.status < 600 else 403
+        headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else {}
+        return Refusal(status, STATUS_CODES.get(status, "denied"),
+                       scrub(str(exc)) or "access denied", headers)
+    if isinstance(exc, SourceNotFound):
+        return Refusal(404, "not_found", "no such source")
+    if isinstance(exc, SourceInvalid):
+        name = getattr(exc, "field", None)
+        return Refusal(422, "invalid", scrub(str(exc)), extra={"field": name} if name else {})
+    if isinstance(exc, OfferError | TranscodeRefused):
+        return Refusal(exc.status, STATUS_CODES.get(exc.status, "error"), scrub(str(exc)))
+    if isinstance(exc, PublisherBusy):
+        return Refusal(409, "conflict", scrub(str(exc)) or "source already has a publisher")
+    return None

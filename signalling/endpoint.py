@@ -18,19 +18,13 @@ from multidict import CIMultiDict
 
 from mediaserver.config.media import WebRtcConfig
 from mediaserver.errors import HttpError, OfferError
+from mediaserver.http.body import read_body
+from mediaserver.http.cors import cors_headers
 from mediaserver.redact import scrub
 
 from .lifecycle import SessionLifecycle
 from .peer import PeerFactory
-from .sdp_bodies import (
-    MAX_PATCH_BYTES,
-    apply_sdpfrag,
-    authorize,
-    cors_headers,
-    error_response,
-    read_body,
-    read_offer,
-)
+from .sdp_bodies import MAX_PATCH_BYTES, apply_sdpfrag, authorize, error_response, read_offer
 
 logger = logging.getLogger(__name__)
 

@@ -1,42 +1,27 @@
-"""HTTP plumbing shared by the WHEP and WHIP endpoints (RFC 9725 shape): errors with status,
-bounded body reading, CORS headers, the access check mapped to 401/403/404, SDP offer checks
-and trickle-ICE PATCH bodies (RFC 8840 sdpfrag)."""
+"""The bodies the WHEP and WHIP endpoints read (RFC 9725 shape): the SDP offer (type and size
+checked first) and trickle-ICE PATCH bodies (RFC 8840 sdpfrag); the access check mapped to
+:class:`~mediaserver.errors.HttpError` 401/403/404, and the JSON error answer with CORS
+headers (the status mapping is :func:`mediaserver.errors.refusal`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiortc import RTCPeerConnection
 from aiortc.sdp import candidate_from_sdp
 
-from mediaserver.errors import AccessDenied, HttpError, SourceNotFound
-from mediaserver.redact import scrub
+from mediaserver.errors import AccessDenied, HttpError, SourceNotFound, refusal
+from mediaserver.http.access import AccessCheck
+from mediaserver.http.body import read_body
+from mediaserver.http.cors import cors_headers
+from mediaserver.http.errors import error_response as http_error_response
 
 logger = logging.getLogger(__name__)
 
 MAX_OFFER_BYTES = 64 * 1024
 MAX_PATCH_BYTES = 16 * 1024
 MAX_PATCH_CANDIDATES = 64
-
-#: ``access(request, source_id, action)`` returns the principal or raises AccessDenied (401/403/
-#: 404) or SourceNotFound.
-AccessCheck = Callable[[web.Request, str, str], Awaitable[object]]
-
-
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """Read at most ``limit`` bytes of body; 413 past it (declared or streamed)."""
-    if request.content_length is not None and request.content_length > limit:
-        raise HttpError(413, f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(16384):
-        size += len(chunk)
-        if size > limit:
-            raise HttpError(413, f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def read_offer(request: web.Request) -> bytes:
@@ -52,36 +37,18 @@ async def authorize(access: AccessCheck, request: web.Request, source_id: str,
     """The principal, or :class:`HttpError` 401 (with ``WWW-Authenticate``) / 403 / 404."""
     try:
         return await access(request, source_id, action)
-    except AccessDenied as exc:
-        status = exc.status if exc.status in (401, 403, 404) else 403
-        headers = {"WWW-Authenticate": 'Bearer realm="fusionhub"'} if status == 401 else {}
-        raise HttpError(status, str(exc) or "access denied", headers) from None
-    except SourceNotFound:
-        raise HttpError(404, "no such source") from None
-
-
-def cors_headers(origins: tuple[str, ...], request: web.Request,
-                 methods: str = "POST, PATCH, DELETE, OPTIONS") -> dict[str, str]:
-    origin = request.headers.get("Origin")
-    headers: dict[str, str] = {}
-    if "*" in origins:
-        headers["Access-Control-Allow-Origin"] = "*"
-    elif origin and origin in origins:
-        headers["Access-Control-Allow-Origin"] = origin
-        headers["Vary"] = "Origin"
-    else:
-        return headers
-    headers["Access-Control-Allow-Methods"] = methods
-    headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, If-Match"
-    headers["Access-Control-Expose-Headers"] = "Location, Link, ETag"
-    return headers
+    except (AccessDenied, SourceNotFound) as exc:
+        refused = refusal(exc)
+        assert refused is not None
+        raise HttpError(refused.status, refused.message, refused.headers) from None
 
 
 def error_response(origins: tuple[str, ...], request: web.Request, err: HttpError
                    ) -> web.Response:
-    headers = cors_headers(origins, request)
-    headers.update(err.headers)
-    return web.Response(status=err.status, text=scrub(str(err)) + "\n", headers=headers)
+    """The JSON error answer (CORS headers included, so browsers can read it)."""
+    refused = refusal(err)
+    assert refused is not None
+    return http_error_response(refused, cors_headers(origins, request))
 
 
 async def apply_sdpfrag(pc: RTCPeerConnection, ice_ufrag: str | None, text: str) -> None:

@@ -44,13 +44,13 @@ from mediaserver.config.media import WebRtcConfig
 from mediaserver.core.interfaces import StreamProvider
 from mediaserver.core.subscriber import Subscriber
 from mediaserver.errors import HttpError, SourceNotFound, TranscodeRefused
+from mediaserver.http.access import AccessCheck
 from mediaserver.transcode.audio import AudioTranscoders
 from mediaserver.transcode.manager import ProfileStreams, Transcoders
 
 from .endpoint import NEGOTIATION_TIMEOUT, SessionCounters, SessionEndpoint
 from .opus_relay import AudioRelay, add_audio_track
 from .peer import check_offer, h264_preferences, sps_profile_level_id
-from .sdp_bodies import AccessCheck
 from .tracks import PacketVideoTrack
 from .whep_session import WhepSession
 

@@ -35,8 +35,7 @@ from aiortc import RTCRtpReceiver, RTCSessionDescription
 
 from mediaserver.config.media import WebRtcConfig
 from mediaserver.config.transcode import TranscodeProfile
-from mediaserver.errors import AccessDenied, HttpError, SourceNotFound
-from mediaserver.redact import scrub
+from mediaserver.errors import FusionhubError, HttpError, refusal
 
 from .endpoint import NEGOTIATION_TIMEOUT, SessionCounters, SessionEndpoint
 from .opus_relay import AudioRelay
@@ -134,16 +133,11 @@ class WhipEndpoint(SessionEndpoint[WhipSession]):
         try:
             return await self._pushers.claim(source_id, f"whip:{session_id[:6]}",
                                              on_evict=on_evict)
-        except SourceNotFound:
-            raise HttpError(404, "no such source") from None
-        except AccessDenied as exc:  # PublishNotAllowed
-            raise HttpError(exc.status, str(exc)) from None
-        except Exception as exc:
-            status = getattr(exc, "status", None)
-            if isinstance(status, int) or "busy" in type(exc).__name__.lower():
-                raise HttpError(status if isinstance(status, int) else 409,
-                                scrub(str(exc)) or "source already has a publisher") from None
-            raise
+        except FusionhubError as exc:  # no such source, not publish: true, PublisherBusy
+            refused = refusal(exc)
+            if refused is None:
+                raise
+            raise HttpError(refused.status, refused.message, refused.headers) from None
 
     async def _negotiate(self, source_id: str, session: WhipSession, offer: str) -> str:
         pc = session.pc

@@ -14,7 +14,6 @@ Routes (JSON errors as in :mod:`mediaserver.http.errors`; out of scope answers 4
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -22,16 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from analytics.alerts.model import KINDS, REVIEWS, STATES, public
 from analytics.alerts.store import AlertStore
+from mediaserver.api.pagination import parse_pagination
 from mediaserver.config.sources import SourceConfig
-from mediaserver.errors import AlertNotFound
-from mediaserver.http.errors import ApiError, json_error, parse_pagination, read_json_object
+from mediaserver.errors import AlertNotFound, ApiError
+from mediaserver.http.body import read_json_object
+from mediaserver.http.errors import api_handler
 from mediaserver.http.principal import Principal, group_in_scope
-from mediaserver.store.connection import reraise_if_cancelling
 
 logger = logging.getLogger(__name__)
 
@@ -41,26 +39,6 @@ RaiseAlert = Callable[[SourceConfig, str, float, str, dict[str, float] | None],
                       Awaitable[dict[str, Any]]]
 MAX_MESSAGE = 2000
 MAX_COMMENT = 4000
-
-
-def api_handler(func: Callable[..., Awaitable[web.StreamResponse]]
-                ) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """Map :class:`ApiError` and an unreachable store to JSON errors; ``AccessDenied`` goes
-    on to the hub's error middleware, which keeps its status (404 for out of scope)."""
-
-    @functools.wraps(func)
-    async def wrapper(*args: Any) -> web.StreamResponse:
-        try:
-            return await func(*args)
-        except ApiError as exc:
-            return json_error(exc.status, exc.code, exc.message, **exc.extra)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            reraise_if_cancelling(exc)
-            logger.warning("alerts: store unavailable: %s", exc)
-            return json_error(503, "unavailable", "the store is unavailable; retry later",
-                              headers={"Retry-After": "5"})
-
-    return wrapper
 
 
 def _not_found() -> ApiError:

@@ -25,7 +25,8 @@ from multidict import CIMultiDict
 from redis.asyncio import Redis
 
 from ..errors import AccessDenied
-from ..http.errors import Access, json_error
+from ..http.access import Access
+from ..http.errors import json_error
 from ..registry.events import EVENT_VERSION, LiveFeed, LiveListener, encode
 from ..registry.sources import SourceRegistry
 from ..registry.status import StatusBoard

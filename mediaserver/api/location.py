@@ -19,7 +19,9 @@ from typing import Any, Protocol
 from aiohttp import web
 from redis.asyncio import Redis
 
-from ..http.errors import ApiError, api_handler, read_json_object
+from ..errors import ApiError
+from ..http.body import read_json_object
+from ..http.errors import api_handler
 
 logger = logging.getLogger(__name__)
 

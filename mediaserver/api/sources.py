@@ -29,21 +29,16 @@ from typing import Any
 
 from aiohttp import web
 
-from mediaserver.errors import ImportFormatError, SourceExists
-
 from ..config import SourceConfig
 from ..config.sources import GROUP_PATTERN, SOURCE_ID_PATTERN
-from ..http.errors import (
-    Access,
-    ApiError,
-    api_handler,
-    parse_pagination,
-    read_body,
-    read_json_object,
-)
+from ..errors import ApiError, ImportFormatError, SourceExists
+from ..http.access import Access
+from ..http.body import read_body, read_json_object
+from ..http.errors import api_handler
 from ..registry.importer import RowError, detect_format, parse, validate_rows
 from ..registry.sources import CREATED, EXISTS, MEDIA_CHANGED, STATES, SourceRegistry, public_view
 from ..registry.status import StatusBoard
+from .pagination import parse_pagination
 
 logger = logging.getLogger(__name__)
 

@@ -31,9 +31,10 @@ from aiohttp.web_response import StreamResponse
 from ..config.services import AuthConfig
 from ..config.sources import SourceConfig
 from ..core.interfaces import SourceLookup
-from ..errors import AccessDenied, ConfigError, SourceInvalid, SourceNotFound, TokenError
+from ..errors import STATUS_CODES, AccessDenied, ConfigError, TokenError
 from ..protocols.rtsp.message import Request as RtspRequest
 from ..redact import redact_url, scrub
+from .errors import answer, error_response, json_error
 from .principal import (
     ACTIONS,
     ALL_GROUPS,
@@ -270,31 +271,20 @@ def _rtsp_token(request: RtspRequest) -> str | None:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
-_DENIED_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 429: "too_many_requests", 503: "unavailable"}
-_HTTP_CODES = {**_DENIED_CODES, 400: "bad_request", 405: "method_not_allowed",
-               409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-               422: "invalid", 500: "internal", 504: "timeout"}
 #: Headers of an aiohttp HTTPException worth keeping when it is turned into a JSON error.
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Location")
-WWW_AUTHENTICATE = 'Bearer realm="fusionhub"'
-
-
-def error_response(status: int, code: str, message: str,
-                   headers: dict[str, str] | None = None) -> web.Response:
-    """The hub's error body: ``{"error": {"code": ..., "message": ...}}``."""
-    return web.json_response({"error": {"code": code, "message": message}}, status=status,
-                             headers=headers)
 
 
 def error_middleware(cors_origins: tuple[str, ...] = ()) -> Middleware:
     """Map the hub's exceptions to JSON errors.
 
-    ``AccessDenied`` → its status (401 with ``WWW-Authenticate: Bearer``), ``SourceNotFound``
-    → 404, ``SourceInvalid`` → 422, ``ConfigError`` and anything unexpected → 500 with a generic
-    message (the scrubbed traceback goes to the log). aiohttp's ``HTTPException``\\ s with a
-    plain-text body under ``/api/`` (unknown route, 405, a handler's ``HTTPGatewayTimeout``)
-    become the same JSON error; elsewhere (WHEP, web app) they pass through unchanged.
+    The hub's errors get the status of the one mapping (:func:`mediaserver.errors.refusal`:
+    ``AccessDenied`` → its status, 401 with ``WWW-Authenticate: Bearer``; ``SourceNotFound`` →
+    404; ``SourceInvalid`` → 422; an unreachable store → 503), ``ConfigError`` and anything
+    unexpected → 500 with a generic message (the scrubbed traceback goes to the log).
+    aiohttp's ``HTTPException``\\ s with a plain-text body under ``/api/`` (unknown route,
+    405, a handler's ``HTTPGatewayTimeout``) become the same JSON error; elsewhere (WHEP, web
+    app) they pass through unchanged.
     With ``cors_origins``, error answers carry
     ``Access-Control-Allow-Origin`` so browsers can read them.
     """
@@ -306,25 +296,21 @@ def error_middleware(cors_origins: tuple[str, ...] = ()) -> Middleware:
         except web.HTTPException as exc:
             if not _jsonify(request, exc):
                 raise
-            response = error_response(exc.status, _HTTP_CODES.get(exc.status, "error"),
-                                      scrub(exc.text or exc.reason or "error").strip(),
-                                      _kept_headers(exc))
-        except AccessDenied as exc:
-            status = exc.status if 400 <= exc.status < 600 else 403
-            headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
-            response = error_response(status, _DENIED_CODES.get(status, "denied"),
-                                      scrub(str(exc)) or "access denied", headers)
-        except SourceNotFound as exc:
-            response = error_response(404, "not_found", scrub(str(exc)))
-        except SourceInvalid as exc:
-            response = error_response(422, "invalid", scrub(str(exc)))
+            response = json_error(exc.status, STATUS_CODES.get(exc.status, "error"),
+                                  (exc.text or exc.reason or "error").strip(),
+                                  _kept_headers(exc))
         except ConnectionResetError:
             raise  # the client went away; nobody to answer
         except Exception as exc:  # noqa: BLE001 - the boundary is the catch-all by design
-            kind = "configuration error" if isinstance(exc, ConfigError) else "unhandled error"
-            logger.error("%s in %s %s: %s", kind, request.method, request.path,
-                         scrub(traceback.format_exc()))
-            response = error_response(500, "internal", "internal server error")
+            refused = answer(exc)
+            if refused is not None:
+                response = error_response(refused)
+            else:
+                kind = "configuration error" if isinstance(exc, ConfigError) else \
+                    "unhandled error"
+                logger.error("%s in %s %s: %s", kind, request.method, request.path,
+                             scrub(traceback.format_exc()))
+                response = json_error(500, "internal", "internal server error")
         _allow_origin(request, response, cors_origins)
         return response
 

@@ -225,6 +225,8 @@ async def test_auth_failures_before_any_peer_connection(hub) -> None:
         async with hub.http.post(hub.url(f"/whep/{source}"), data=offer,
                                  headers=headers) as resp:
             assert resp.status == status, (source, await resp.text())
+            error = (await resp.json())["error"]  # the API's JSON error body
+            assert error["code"] and error["message"]
             if status == 401:
                 assert resp.headers["WWW-Authenticate"].startswith("Bearer")
             assert resp.headers["Access-Control-Allow-Origin"] == "*"

@@ -51,7 +51,9 @@ export class Publisher {
     const body = await resp.text();
     if (resp.status !== 201) {
       pc.close();
-      throw new Error(`WHIP ${resp.status}: ${body.trim().slice(0, 160)}`);
+      let message = body.trim();
+      try { message = JSON.parse(message).error.message || message; } catch { /* not JSON */ }
+      throw new Error(`WHIP ${resp.status}: ${message.slice(0, 160)}`);
     }
     this.resource = new URL(resp.headers.get("Location"), new URL(this.url, location.href)).href;
     await pc.setRemoteDescription({ type: "answer", sdp: body });

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 
-from ...errors import AccessDenied, SourceNotFound
+from ...errors import AccessDenied, SourceNotFound, refusal
 from ...protocols.rtsp.errors import RtspError
 from ...protocols.rtsp.headers import Headers
 from ...protocols.rtsp.message import InterleavedFrame, MessageReader, Request, Response
@@ -189,11 +189,10 @@ class RtspConnection(MethodHandlers):
             response = await self.dispatch(request, cseq)
         except RtspError as exc:
             response = self._error(exc.status, cseq, exc.message)
-        except SourceNotFound:
-            response = self._error(404, cseq, "no such source")
-        except AccessDenied as exc:
-            response = self._error(exc.status if 400 <= exc.status < 600 else 403, cseq,
-                                   str(exc))
+        except (SourceNotFound, AccessDenied) as exc:
+            refused = refusal(exc)
+            assert refused is not None
+            response = self._error(refused.status, cseq, refused.message)
         except (ConnectionError, OSError):
             raise
         except Exception:  # noqa: BLE001 - answer 500, keep serving

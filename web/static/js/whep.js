@@ -39,8 +39,11 @@ export class WhepSession {
       throw new WhepError(0, err.message);
     }
     if (resp.status !== 201) {
-      const text = (await resp.text().catch(() => "")).trim().slice(0, 200);
-      throw new WhepError(resp.status, text || String(resp.status), +resp.headers.get("Retry-After") || 0);
+      const text = (await resp.text().catch(() => "")).trim();
+      let message = text;
+      try { message = JSON.parse(text).error.message || text; } catch { /* not JSON */ }
+      throw new WhepError(resp.status, message.slice(0, 200) || String(resp.status),
+                          +resp.headers.get("Retry-After") || 0);
     }
     this.location = resp.headers.get("Location");
     const answer = await resp.text();

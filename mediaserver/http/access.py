@@ -1,0 +1,30 @@
+"""What the routes need of access control (implemented by :class:`mediaserver.http.auth.Access`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+ACTIONS = ("view", "operate", "review", "admin", "publish")
+
+#: ``access(request, source_id, action)`` returns the principal or raises AccessDenied (401/403/
+#: 404) or SourceNotFound.
+AccessCheck = Callable[[web.Request, str, str], Awaitable[object]]
+
+
+class Access(Protocol):
+    """Authorization as the API handlers use it (implemented in ``mediaserver.http.auth``).
+
+    ``authenticate`` reads the request's credentials (``Authorization: Bearer``) and returns
+    an opaque principal or raises ``AccessDenied(msg, status=401)``; ``require`` raises
+    ``AccessDenied`` (403) unless the principal may do ``action`` (one of :data:`ACTIONS`);
+    ``sees_group`` tells whether the principal may see sources of that group path.
+    """
+
+    async def authenticate(self, request: web.Request) -> Any: ...
+
+    def require(self, principal: Any, action: str) -> None: ...
+
+    def sees_group(self, principal: Any, group: str) -> bool: ...
