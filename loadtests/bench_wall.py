@@ -212,7 +212,7 @@ def bench(args: argparse.Namespace, ns: h.NetNs, tmp: Path, page_factory: Any,
 
 def screenshots(out: Path, page_factory: Any) -> None:
     """The wall with 16 demo cameras and a few alerts; the review page with a clip."""
-    from mediaserver.hub.demo import DEMO_CAMERAS
+    from loadtests.camfarm.cameras import DEMO_CAMERAS
 
     page = page_factory()
     ids = [c[0] for c in DEMO_CAMERAS]
