@@ -24,11 +24,11 @@ from aiohttp import web
 
 from analytics.alerts.model import KINDS, REVIEWS, STATES, public
 from analytics.alerts.store import AlertStore
-from mediaserver.api.pagination import parse_pagination
 from mediaserver.config.sources import SourceConfig
 from mediaserver.errors import AlertNotFound, ApiError
 from mediaserver.http.body import read_json_object
 from mediaserver.http.errors import api_handler
+from mediaserver.http.pagination import parse_pagination
 from mediaserver.http.principal import Principal, group_in_scope
 
 logger = logging.getLogger(__name__)

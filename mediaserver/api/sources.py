@@ -35,10 +35,10 @@ from ..errors import ApiError, ImportFormatError, SourceExists
 from ..http.access import Access
 from ..http.body import read_body, read_json_object
 from ..http.errors import api_handler
+from ..http.pagination import parse_pagination
 from ..registry.importer import RowError, detect_format, parse, validate_rows
 from ..registry.sources import CREATED, EXISTS, MEDIA_CHANGED, STATES, SourceRegistry, public_view
 from ..registry.status import StatusBoard
-from .pagination import parse_pagination
 
 logger = logging.getLogger(__name__)
 
