@@ -44,6 +44,7 @@ from mediaserver.config.media import WebRtcConfig
 from mediaserver.core.interfaces import StreamProvider
 from mediaserver.core.subscriber import Subscriber
 from mediaserver.errors import HttpError, SourceNotFound, TranscodeRefused
+from mediaserver.formats.h264 import H264
 from mediaserver.http.access import AccessCheck
 from mediaserver.transcode.audio import AudioTranscoders
 from mediaserver.transcode.manager import ProfileStreams, Transcoders
@@ -217,7 +218,7 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
         codec = track.codec if track is not None else (gop[0].codec if gop else "h264")
         candidates = list(track.parameter_sets if track else ()) + list(gop[0].nalus if gop
                                                                          else ())
-        sps = next((n for n in candidates if n and n[0] & 0x1F == 7), None)
+        sps = H264.kinds.find_sps(candidates)
         return codec, sps if codec == "h264" else None
 
     def _closed(self, session: WhepSession) -> None:

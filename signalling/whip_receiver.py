@@ -30,13 +30,13 @@ from typing import Any
 from aiortc import RTCRtpReceiver
 
 from mediaserver.core.access_unit import AccessUnit
+from mediaserver.formats.h264 import H264
 from mediaserver.protocols.errors import ProtocolError
 from mediaserver.protocols.nal import split_annexb
 
 logger = logging.getLogger(__name__)
 
 _ATTRIBUTE = "_RTCRtpReceiver__decoder_queue"
-_H264_IDR = 5
 
 #: ``on_frame(codec_name, data, timestamp)`` with codec names as aiortc spells them ("H264")
 FrameCallback = Callable[[str, bytes, int], None]
@@ -102,5 +102,5 @@ def h264_access_unit(data: bytes, timestamp: int) -> AccessUnit | None:
         return None
     if not nalus:
         return None
-    keyframe = any(n[0] & 0x1F == _H264_IDR for n in nalus)
+    keyframe = H264.kinds.is_keyframe(nalus)
     return AccessUnit(nalus, timestamp, keyframe, "h264")

@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from mediaserver.config.transcode import TranscodeProfile
 from mediaserver.core.access_unit import AccessUnit, VideoTrack
+from mediaserver.formats.h264 import H264
 from mediaserver.protocols.errors import ProtocolError
 from mediaserver.protocols.h264 import parse_sps
 from mediaserver.transcode.codec import CodecStats, H264Encoder
@@ -118,8 +119,8 @@ class WhipSession(SessionLifecycle):
 
     def _begin(self, nalus: tuple[bytes, ...]) -> bool:
         width = height = None
-        sps = next((n for n in nalus if n[0] & 0x1F == 7), None)
-        params = tuple(n for n in nalus if n[0] & 0x1F in (7, 8))
+        sps = H264.kinds.find_sps(nalus)
+        params = tuple(n for n in nalus if H264.kinds.is_parameter_set(n))
         if sps is not None:
             try:
                 info = parse_sps(sps)

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterator
 
+from ..protocols.nal_kinds import nal_kinds
 from .access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
 from .audio import AudioChannel
 from .subscriber import DEFAULT_MAXSIZE, Subscriber
@@ -17,23 +18,6 @@ logger = logging.getLogger(__name__)
 #: must not hold a viewer's worth of memory per stream).
 MAX_GOP_FRAMES = 600
 MAX_GOP_BYTES = 32 * 1024 * 1024
-
-_H264_PARAMETER_SET_TYPES = {7, 8}
-_H265_PARAMETER_SET_TYPES = {32, 33, 34}
-_AUD_TYPE = {"h264": 9, "h265": 35}
-
-
-def _nal_kind(codec: str, nalu: bytes) -> int:
-    if not nalu:
-        return -1
-    if codec == "h265":
-        return (nalu[0] >> 1) & 0x3F
-    return nalu[0] & 0x1F
-
-
-def _parameter_set_types(codec: str) -> set[int]:
-    return _H265_PARAMETER_SET_TYPES if codec == "h265" else _H264_PARAMETER_SET_TYPES
-
 
 class StreamStats:
     """Counters of one stream, exported as metrics and status fields."""
@@ -122,11 +106,10 @@ class Stream:
         if track != self.track:
             logger.info("[%s] track %s %sx%s", self.id, track.codec, track.width, track.height)
         self.track = track
-        types = _parameter_set_types(track.codec)
-        for ps in track.parameter_sets:
-            kind = _nal_kind(track.codec, ps)
-            if kind in types:
-                self._parameter_sets[kind] = ps
+        kinds = nal_kinds(track.codec)
+        for ps in track.parameter_sets if kinds is not None else ():
+            if kinds.is_parameter_set(ps):
+                self._parameter_sets[kinds.kind(ps)] = ps
 
     def publish(self, au: AccessUnit) -> None:
         """Cache and fan out one access unit. Never blocks, never raises on a slow consumer."""
@@ -163,20 +146,21 @@ class Stream:
         self._last_pts = pts
 
     def _with_parameter_sets(self, au: AccessUnit) -> AccessUnit:
-        types = _parameter_set_types(au.codec)
+        kinds = nal_kinds(au.codec)
+        if kinds is None:
+            return au
         present = set()
         for nalu in au.nalus:
-            kind = _nal_kind(au.codec, nalu)
-            if kind in types:
-                present.add(kind)
-                self._parameter_sets[kind] = nalu
-        missing = [self._parameter_sets[k] for k in sorted(types - present)
-                   if k in self._parameter_sets]
+            if kinds.is_parameter_set(nalu):
+                present.add(kinds.kind(nalu))
+                self._parameter_sets[kinds.kind(nalu)] = nalu
+        missing = [self._parameter_sets[k] for k in kinds.parameter_sets
+                   if k not in present and k in self._parameter_sets]
         if not missing:
             return au
         nalus = list(au.nalus)
         # parameter sets go after an access unit delimiter, which must stay first
-        at = 1 if nalus and _nal_kind(au.codec, nalus[0]) == _AUD_TYPE[au.codec] else 0
+        at = 1 if nalus and kinds.kind(nalus[0]) == kinds.aud else 0
         return AccessUnit(nalus[:at] + missing + nalus[at:], au.pts, True, au.codec)
 
     def _cache(self, au: AccessUnit) -> None:

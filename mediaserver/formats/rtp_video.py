@@ -1,11 +1,11 @@
 """RTP of one H.264/H.265 video track → access units (shared by RTSP pull and RTSP push).
 
 :class:`RtpVideoReceiver` parses RTP (counting unparsable packets and foreign payload types
-as malformed), depacketizes it with the :mod:`mediaserver.protocols` depacketizers, tracks the
-parameter sets by NAL kind (an SPS/PPS/VPS that changes updates the :class:`VideoTrack`, its
-size taken from the SPS), unwraps the 32-bit RTP timestamps to 90 kHz pts and hands every
+as malformed), depacketizes it with the codec processor's depacketizer, tracks the parameter
+sets by NAL kind (an SPS/PPS/VPS that changes updates the :class:`VideoTrack`, its size taken
+from the SPS), unwraps the 32-bit RTP timestamps to 90 kHz pts and hands every
 :class:`AccessUnit` to its ``publish`` callback. The owners (the pull client, the push
-publisher session) subclass or wrap it for their own counters and session handling.
+publisher session) hold one and pass it their callbacks.
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from collections.abc import Callable
 
 from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
 from ..protocols.errors import ProtocolError
-from ..protocols.h264 import H264Depacketizer
-from ..protocols.h265 import H265Depacketizer
 from ..protocols.rtp import RtpPacket
-from ..protocols.rtsp.media import VideoFormat, sps_size
-
-#: NAL kind -> index of the parameter set in the track's list, per codec
-PARAMETER_SETS = {"h264": {7: 0, 8: 1}, "h265": {32: 0, 33: 1, 34: 2}}
+from ..protocols.rtsp.media import VideoFormat
+from . import video_processor
+from .video import ParameterSets
 
 
 class TimestampUnwrap:
@@ -54,17 +51,15 @@ class RtpVideoReceiver:
         self.fmt = fmt
         self._emit = publish
         self._on_track = on_track
-        self.depacketizer = (H265Depacketizer() if fmt.codec == "h265"
-                             else H264Depacketizer())
+        self.processor = video_processor(fmt.codec)
+        self.depacketizer = self.processor.depacketizer()
         self.packets = 0
         self.octets = 0
         self.malformed = 0
         self.frames = 0
         self._unwrap = TimestampUnwrap()
-        self._sets: list[bytes | None] = [None] * len(PARAMETER_SETS[fmt.codec])
-        for nalu in fmt.parameter_sets:
-            self._remember(nalu)
-        self.track = VideoTrack(fmt.codec, fmt.width, fmt.height, fmt.fps, self._known_sets())
+        self._sets = ParameterSets(self.processor.kinds, fmt.parameter_sets)
+        self.track = VideoTrack(fmt.codec, fmt.width, fmt.height, fmt.fps, self._sets.known())
 
     # -- RTP --------------------------------------------------------------------------------
 
@@ -102,33 +97,19 @@ class RtpVideoReceiver:
     def _publish(self, nalus: list[bytes], timestamp: int, keyframe: bool) -> None:
         changed = False
         for nalu in nalus:
-            changed |= self._remember(nalu)
+            changed |= self._sets.remember(nalu)
         if changed:
             self._update_track()
         pts = self._unwrap.extend(timestamp) * VIDEO_CLOCK_RATE // self.fmt.clock_rate
         if self._emit(AccessUnit(nalus, pts, keyframe, self.fmt.codec)):
             self.frames += 1
 
-    def _kind(self, nalu: bytes) -> int:
-        return (nalu[0] >> 1) & 0x3F if self.fmt.codec == "h265" else nalu[0] & 0x1F
-
-    def _remember(self, nalu: bytes) -> bool:
-        """Store a parameter set; True when it is new (a changed SPS/PPS/VPS)."""
-        index = PARAMETER_SETS[self.fmt.codec].get(self._kind(nalu)) if nalu else None
-        if index is None or self._sets[index] == nalu:
-            return False
-        self._sets[index] = nalu
-        return True
-
-    def _known_sets(self) -> tuple[bytes, ...]:
-        return tuple(s for s in self._sets if s is not None)
-
     def _update_track(self) -> None:
-        sps = self._sets[1 if self.fmt.codec == "h265" else 0]
-        size = sps_size(self.fmt.codec, sps) if sps is not None else None
+        sps = self._sets.sps
+        size = self.processor.size(sps) if sps is not None else None
         width, height, fps = size if size else (self.track.width, self.track.height, None)
         track = VideoTrack(self.fmt.codec, width, height, self.fmt.fps or fps or self.track.fps,
-                           self._known_sets())
+                           self._sets.known())
         if track != self.track:
             self.track = track
             if self._on_track is not None:

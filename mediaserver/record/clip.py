@@ -17,6 +17,7 @@ import av
 
 from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
 from ..errors import ClipError
+from ..formats import video_processor
 
 _CODECS = {"h264": "h264", "h265": "hevc"}
 
@@ -61,7 +62,7 @@ class ClipWriter:
     def _set_extradata(self, au: AccessUnit) -> None:
         # Annex-B parameter sets: the mp4 muxer turns them into avcC/hvcC and the packets into
         # length-prefixed NAL units
-        sets = [n for n in au.nalus if _is_parameter_set(au.codec, n)] or \
+        sets = list(video_processor(au.codec).parameter_sets(au.nalus).values()) or \
             list(self._track.parameter_sets)
         if not sets:
             raise ClipError("no parameter sets for the clip's first keyframe")
@@ -127,14 +128,6 @@ class ClipWriter:
         except Exception:  # noqa: BLE001 - best effort on the error path
             pass
         self.tmp.unlink(missing_ok=True)
-
-
-def _is_parameter_set(codec: str, nalu: bytes) -> bool:
-    if not nalu:
-        return False
-    if codec == "h265":
-        return ((nalu[0] >> 1) & 0x3F) in (32, 33, 34)
-    return (nalu[0] & 0x1F) in (7, 8)
 
 
 def write_file_durably(path: Path, data: bytes) -> Path:

@@ -18,6 +18,8 @@ import av
 
 from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
 from ..errors import UnsupportedMedia, UpstreamAuthError, UpstreamError, UpstreamTimeout
+from ..formats import video_processor
+from ..formats.video import ParameterSets
 from ..protocols.errors import ProtocolError
 from ..protocols.nal import split_annexb
 from ..redact import redact_url, scrub
@@ -29,22 +31,6 @@ CODECS = {"h264": "h264", "hevc": "h265"}
 #: An access unit with more NAL units or bytes than this is malformed (dropped and counted).
 MAX_NALUS = 256
 MAX_AU_SIZE = 16 * 1024 * 1024
-
-_PARAMETER_SETS = {"h264": (7, 8), "h265": (32, 33, 34)}  # SPS, PPS / VPS, SPS, PPS
-_AUD = {"h264": 9, "h265": 35}
-
-
-def nal_type(codec: str, nalu: bytes) -> int:
-    """NAL unit type of an H.264 or H.265 NAL unit (-1 when empty)."""
-    if not nalu:
-        return -1
-    return (nalu[0] >> 1) & 0x3F if codec == "h265" else nalu[0] & 0x1F
-
-
-def is_keyframe_nal(codec: str, kind: int) -> bool:
-    """IDR for H.264 (type 5); IRAP (BLA, IDR, CRA: 16–21) for H.265."""
-    return 16 <= kind <= 21 if codec == "h265" else kind == 5
-
 
 def _read_length_prefixed_list(data: bytes, pos: int, count: int) -> tuple[list[bytes], int]:
     items = []
@@ -125,12 +111,13 @@ class PacketConverter:
             raise UnsupportedMedia(f"{label}: video codec {ctx.name} needs the transcoder "
                                    "(only H.264 and H.265 are relayed)")
         self.codec = codec
+        self.processor = video_processor(codec)
         self.label = label
         try:
             self.length_size, sets = parse_extradata(codec, ctx.extradata)
         except ValueError as exc:
             raise UnsupportedMedia(f"{label}: malformed {codec} extradata: {exc}") from exc
-        self._sets: dict[int, bytes] = {}
+        self._sets = ParameterSets(self.processor.kinds)
         self._learn(sets)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         self.fps = float(rate) if rate and 0 < rate <= 240 else None
@@ -145,16 +132,13 @@ class PacketConverter:
         self.malformed = 0
 
     def _learn(self, nalus: Sequence[bytes]) -> None:
-        types = _PARAMETER_SETS[self.codec]
         for nalu in nalus:
-            kind = nal_type(self.codec, nalu)
-            if kind in types and self._sets.get(kind) != nalu:
-                self._sets[kind] = bytes(nalu)
+            if self._sets.remember(bytes(nalu)):
                 self.track_changed = True
 
     @property
     def parameter_sets(self) -> tuple[bytes, ...]:
-        return tuple(self._sets[k] for k in _PARAMETER_SETS[self.codec] if k in self._sets)
+        return self._sets.known()
 
     def track(self) -> VideoTrack:
         """The current track; clears ``track_changed``."""
@@ -182,17 +166,14 @@ class PacketConverter:
             self.malformed += 1
             logger.debug("[%s] dropped a malformed packet: %s", self.label, exc)
             return None
-        aud = _AUD[self.codec]
-        nalus = [n for n in nalus if nal_type(self.codec, n) != aud]
+        kinds = self.processor.kinds
+        nalus = [n for n in nalus if kinds.kind(n) != kinds.aud]
         if not nalus:
             return None
-        kinds = [nal_type(self.codec, n) for n in nalus]
-        keyframe = any(is_keyframe_nal(self.codec, k) for k in kinds)
+        keyframe = kinds.is_keyframe(nalus)
         if keyframe:
-            types = _PARAMETER_SETS[self.codec]
-            self._learn([n for n, k in zip(nalus, kinds, strict=True) if k in types])
-            missing = [self._sets[k] for k in types if k in self._sets and k not in kinds]
-            nalus = missing + nalus
+            self._learn([n for n in nalus if kinds.is_parameter_set(n)])
+            nalus = self.processor.with_parameter_sets(nalus, self._sets.known())
         return AccessUnit(nalus, self._pts(packet), keyframe, self.codec)
 
     def _pts(self, packet: av.Packet) -> int:

@@ -18,28 +18,19 @@ from PIL import Image
 from ..core.access_unit import AccessUnit, VideoTrack
 from ..core.stream import Stream
 from ..errors import NoKeyframeError, SnapshotError
+from ..formats import video_processor
 
 #: Pictures larger than this (8K UHD plus margin) are refused before and by the decoder.
 MAX_PIXELS = 36_000_000
 
 _DECODERS = {"h264": "h264", "h265": "hevc"}
-_PARAMETER_SETS = {"h264": {7: 0, 8: 1}, "h265": {32: 0, 33: 1, 34: 2}}
 
 
-def _nal_type(codec: str, nalu: bytes) -> int:
-    if not nalu:
-        return -1
-    return (nalu[0] >> 1) & 0x3F if codec == "h265" else nalu[0] & 0x1F
-
-
-def _with_parameter_sets(au: AccessUnit, parameter_sets: Sequence[bytes]) -> bytes:
-    types = _PARAMETER_SETS[au.codec]
-    present = {_nal_type(au.codec, n) for n in au.nalus}
-    missing = [ps for ps in parameter_sets
-               if _nal_type(au.codec, ps) in types and _nal_type(au.codec, ps) not in present]
-    if not missing:
+def _with_parameter_sets(au: AccessUnit, codec: str, parameter_sets: Sequence[bytes]) -> bytes:
+    nalus = video_processor(codec).with_parameter_sets(au.nalus, parameter_sets)
+    if len(nalus) == len(au.nalus):
         return au.annexb
-    return b"".join(b"\x00\x00\x00\x01" + n for n in (*missing, *au.nalus))
+    return b"".join(b"\x00\x00\x00\x01" + n for n in nalus)
 
 
 def decode_keyframe(au: AccessUnit, codec: str | None = None, *,
@@ -55,7 +46,7 @@ def decode_keyframe(au: AccessUnit, codec: str | None = None, *,
         raise SnapshotError(f"cannot decode codec {codec!r}")
     if not au.keyframe:
         raise SnapshotError("not a keyframe: a picture needs the preceding frames")
-    data = _with_parameter_sets(au, parameter_sets)
+    data = _with_parameter_sets(au, codec, parameter_sets)
     ctx = av.CodecContext.create(decoder, "r")
     ctx.options = {"max_pixels": str(MAX_PIXELS)}
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 
 from ...core.access_unit import VIDEO_CLOCK_RATE, VideoTrack
+from ...formats import video_processor
 from ...protocols import h264, h265
 from ...protocols.errors import ProtocolError
 from ...protocols.sdp import MediaDescription, RtpMap, SessionDescription
@@ -17,8 +18,6 @@ from ...protocols.sdp import MediaDescription, RtpMap, SessionDescription
 PAYLOAD_TYPE = 96
 TRACK_CONTROL = "trackID=0"
 _ENCODINGS = {"h264": "H264", "h265": "H265"}
-_H264_TYPES = {7: "sps", 8: "pps"}
-_H265_TYPES = {32: "vps", 33: "sps", 34: "pps"}
 
 
 def supported(codec: str) -> bool:
@@ -27,17 +26,7 @@ def supported(codec: str) -> bool:
 
 def parameter_sets(codec: str, nalus: tuple[bytes, ...]) -> dict[str, bytes]:
     """Pick the parameter sets out of ``nalus`` by kind (``vps``/``sps``/``pps``)."""
-    found: dict[str, bytes] = {}
-    for nalu in nalus:
-        if not nalu:
-            continue
-        if codec == "h265":
-            kind = _H265_TYPES.get((nalu[0] >> 1) & 0x3F)
-        else:
-            kind = _H264_TYPES.get(nalu[0] & 0x1F)
-        if kind is not None:
-            found.setdefault(kind, nalu)
-    return found
+    return video_processor(codec).parameter_sets(nalus)
 
 
 def fmtp(codec: str, sets: dict[str, bytes]) -> dict[str, str]:
