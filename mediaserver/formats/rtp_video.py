@@ -68,20 +68,13 @@ class RtpVideoReceiver:
         try:
             packet = RtpPacket.parse(data)
         except ProtocolError:
-            self._count_malformed()
+            packet = None
+        if packet is None or packet.payload_type != self.fmt.payload_type:
+            self.malformed += 1
             return None
-        if packet.payload_type != self.fmt.payload_type:
-            self._count_malformed()
-            return None
-        self._count_packet(len(data))
-        return packet
-
-    def _count_malformed(self) -> None:
-        self.malformed += 1
-
-    def _count_packet(self, size: int) -> None:
         self.packets += 1
-        self.octets += size
+        self.octets += len(data)
+        return packet
 
     def on_rtp(self, data: bytes) -> None:
         packet = self.parse(data)

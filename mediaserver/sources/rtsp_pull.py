@@ -9,12 +9,13 @@ best-effort TEARDOWN. Retries belong to the supervisor.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import secrets
 from collections.abc import Callable
 
-from ..core.access_unit import AccessUnit
+from ..core.access_unit import AccessUnit, VideoTrack
 from ..core.stream import Stream
 from ..errors import UnsupportedMedia, UpstreamError, UpstreamTimeout
 from ..formats.rtp_video import RtpVideoReceiver
@@ -43,11 +44,13 @@ TEARDOWN_TIMEOUT = 1.0
 MAX_HELD_FRAMES = 100
 
 
-class _RtpReceiver(RtpVideoReceiver):
-    """RTP and RTCP of the pulled track → access units published on the stream."""
+class _RtpReceiver:
+    """RTP and RTCP of the pulled track: the shared :class:`RtpVideoReceiver` turns RTP into
+    access units; this adds the pull's counters, sequence tracking, RTCP and the frames held
+    until PLAY's answer is processed."""
 
     def __init__(self, stream: Stream, fmt: VideoFormat, owner: RtspPullPublisher) -> None:
-        super().__init__(fmt, self._to_stream, stream.set_track)
+        self.video = RtpVideoReceiver(fmt, self._on_unit, self._on_track)
         self.stream = stream
         self.owner = owner
         self.tracker = SequenceTracker()
@@ -58,32 +61,26 @@ class _RtpReceiver(RtpVideoReceiver):
         self._lsr_time: float | None = None
         # Media can arrive right behind PLAY's answer, before run() has begun the stream's
         # session: those frames wait here (bounded) instead of being lost.
-        self._held: list[tuple[list[bytes], int, bool]] | None = []
+        self._held: collections.deque[AccessUnit] | None = collections.deque()
 
     def start(self) -> None:
         """PLAY succeeded: begin the stream's session and publish what arrived meanwhile."""
         self.stream.begin_session()
-        self.stream.set_track(self.track)
-        held, self._held = self._held or [], None
-        for nalus, timestamp, keyframe in held:
-            self._publish(nalus, timestamp, keyframe)
-
-    def _count_malformed(self) -> None:
-        super()._count_malformed()
-        self.owner.packets_malformed += 1
-
-    def _count_packet(self, size: int) -> None:
-        super()._count_packet(size)
-        self.owner.packets_received += 1
-        self.owner.bytes_received += size
-        self.stream.stats.packets_in += 1
-        self.last_packet = asyncio.get_running_loop().time()
+        self.stream.set_track(self.video.track)
+        held, self._held = self._held or (), None
+        for unit in held:
+            self._to_stream(unit)
 
     def on_rtp(self, data: bytes) -> None:
         owner = self.owner
-        packet = self.parse(data)
+        packet = self.video.parse(data)
         if packet is None:
+            owner.packets_malformed += 1
             return
+        owner.packets_received += 1
+        owner.bytes_received += len(data)
+        self.stream.stats.packets_in += 1
+        self.last_packet = asyncio.get_running_loop().time()
         if packet.ssrc != self.ssrc:
             if self.ssrc is not None:
                 logger.info("[%s] camera switched SSRC %08x -> %08x", self.stream.id,
@@ -92,18 +89,23 @@ class _RtpReceiver(RtpVideoReceiver):
             self.tracker = SequenceTracker()
         self.tracker.update(packet.sequence_number)
         owner.packets_lost = self.tracker.lost
-        dropped = self.depacketizer.dropped_frames
-        self.depacketize(packet)
-        owner.frames_dropped += self.depacketizer.dropped_frames - dropped
+        depacketizer = self.video.depacketizer
+        dropped = depacketizer.dropped_frames
+        self.video.depacketize(packet)
+        owner.frames_dropped += depacketizer.dropped_frames - dropped
 
-    def _publish(self, nalus: list[bytes], timestamp: int, keyframe: bool) -> None:
-        if self._held is not None:
-            if len(self._held) >= MAX_HELD_FRAMES:
-                self._held.pop(0)
-                self.owner.frames_dropped += 1
-            self._held.append((nalus, timestamp, keyframe))
-            return
-        super()._publish(nalus, timestamp, keyframe)
+    def _on_unit(self, unit: AccessUnit) -> bool:
+        if self._held is None:
+            return self._to_stream(unit)
+        if len(self._held) >= MAX_HELD_FRAMES:
+            self._held.popleft()
+            self.owner.frames_dropped += 1
+        self._held.append(unit)
+        return True
+
+    def _on_track(self, track: VideoTrack) -> None:
+        if self._held is None:  # while holding, start() sets the newest track
+            self.stream.set_track(track)
 
     def _to_stream(self, unit: AccessUnit) -> bool:
         self.stream.publish(unit)
