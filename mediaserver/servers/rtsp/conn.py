@@ -2,9 +2,19 @@
 
 The read loop feeds :class:`~mediaserver.protocols.rtsp.message.MessageReader`; a parser error
 is answered with its status and closes the connection (the byte stream cannot be
-re-synchronised). Requests are answered in order by :mod:`.methods`; interleaved frames
-from the client are RTCP receiver reports (keep-alives) or are dropped and counted. Sessions
-are bound to this connection: they end with it, and no other connection can name them.
+re-synchronised). The connection answers the requests that need no session (OPTIONS,
+GET_PARAMETER, DESCRIBE, TEARDOWN) and hands the others to the session they concern, passing
+itself (MediaMTX ``internal/servers/rtsp/session.go``): SETUP, PLAY and PAUSE to a
+:class:`~.session.ReaderSession`, ANNOUNCE, SETUP with ``mode=record`` and RECORD to a
+:class:`~.publisher.PublisherSession`. Interleaved frames from the client are RTCP receiver
+reports (keep-alives), a publisher's media, or are dropped and counted. Sessions are bound to
+this connection: they end with it, and no other connection can name them.
+
+Status codes follow RFC 2326 and the hub's BAD-INPUTS table: an unknown session id (or one
+from another connection, or torn down) is 454, a method that the session's state does not allow
+(a second SETUP of the track, PLAY or PAUSE without SETUP) is 455, an unusable ``Transport`` is
+461 and a ``Range`` other than ``npt`` is 457. ANNOUNCE and RECORD are 405 on a server without
+publishers.
 """
 
 from __future__ import annotations
@@ -12,22 +22,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
+from ...core.stream import Stream
 from ...errors import AccessDenied, SourceNotFound, refusal
 from ...protocols.rtsp.errors import RtspError
 from ...protocols.rtsp.headers import Headers
 from ...protocols.rtsp.message import InterleavedFrame, MessageReader, Request, Response
+from ...protocols.rtsp.transport import parse_range, parse_session
 from .context import ServerContext
-from .methods import MethodHandlers
-from .publisher import PublisherSession
-from .session import ServerSession, SessionState
+from .paths import base_url, parse_uri
+from .publisher import PublisherSession, is_record, parse_specs
+from .sdp import parameter_sets, session_description, supported
+from .session import ReaderSession, ServerSession, SessionState
 
 logger = logging.getLogger(__name__)
 
 _READ_SIZE = 65536
+PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER"
+PUBLIC_WITH_RECORD = PUBLIC + ", ANNOUNCE, RECORD"
+_PUBLISH_METHODS = frozenset({"ANNOUNCE", "RECORD"})
+
+Handler = Callable[[Request, int], Awaitable[Response]]
 
 
-class RtspConnection(MethodHandlers):
+class RtspConnection:
     """State of one TCP connection from an RTSP client."""
 
     def __init__(self, ctx: ServerContext, reader: asyncio.StreamReader,
@@ -186,7 +205,7 @@ class RtspConnection(MethodHandlers):
         for session in self.sessions.values():  # the client is alive: a keep-alive for all
             session.touch()
         try:
-            response = await self.dispatch(request, cseq)
+            response = await self._dispatch(request, cseq)
         except RtspError as exc:
             response = self._error(exc.status, cseq, exc.message)
         except (SourceNotFound, AccessDenied) as exc:
@@ -199,6 +218,188 @@ class RtspConnection(MethodHandlers):
             logger.exception("[%s] %s failed", self.peer, request.method)
             response = self._error(500, cseq, "internal error")
         self._respond(response)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    @property
+    def public(self) -> str:
+        return PUBLIC if self.ctx.publishers is None else PUBLIC_WITH_RECORD
+
+    async def _dispatch(self, request: Request, cseq: int) -> Response:
+        handler: Handler | None = {
+            "OPTIONS": self._options,
+            "DESCRIBE": self._describe,
+            "SETUP": self._setup,
+            "PLAY": self._play,
+            "PAUSE": self._pause,
+            "TEARDOWN": self._teardown,
+            "GET_PARAMETER": self._get_parameter,
+            **({"ANNOUNCE": self._announce, "RECORD": self._record}
+               if self.ctx.publishers is not None else {}),
+        }.get(request.method)
+        if handler is not None:
+            return await handler(request, cseq)
+        if request.method in _PUBLISH_METHODS:
+            response = self._error(405, cseq, f"{request.method} is not supported here")
+            response.headers["Allow"] = self.public
+            return response
+        return self._error(501, cseq, f"method {request.method[:16]!r} not implemented")
+
+    async def _options(self, request: Request, cseq: int) -> Response:
+        session = self.find_session(request, required=False)
+        return self.ok(cseq, session, Public=self.public)
+
+    async def _get_parameter(self, request: Request, cseq: int) -> Response:
+        return self.ok(cseq, self.find_session(request, required=False))
+
+    async def _describe(self, request: Request, cseq: int) -> Response:
+        source_id, _control = parse_uri(request.uri)
+        await self.authorize(request, source_id)
+        stream = await self.ready_stream(source_id)
+        track = stream.track
+        assert track is not None
+        sets = parameter_sets(track.codec, track.parameter_sets)
+        keyframe = stream.latest_keyframe()
+        if keyframe is not None:
+            for kind, nalu in parameter_sets(track.codec, keyframe.nalus).items():
+                sets.setdefault(kind, nalu)
+        body = session_description(track, sets, name=source_id, local_address=self.local_host)
+        headers = self._common_headers()
+        headers["Content-Base"] = self.base_url(request.uri, source_id)
+        headers["Content-Type"] = "application/sdp"
+        return Response.make(200, cseq, headers, body)
+
+    async def _announce(self, request: Request, cseq: int) -> Response:
+        return await PublisherSession.announce(self, request, cseq)
+
+    async def _setup(self, request: Request, cseq: int) -> Response:
+        specs = parse_specs(request.headers.get("Transport"))
+        existing = self.find_session(request, required=False)
+        if isinstance(existing, PublisherSession):
+            return await existing.on_setup(self, request, cseq, specs)
+        if existing is None and self.announced is not None and is_record(specs):
+            return await self.announced.on_setup(self, request, cseq, specs)
+        parse_uri(request.uri)
+        if existing is not None:
+            raise RtspError(455, "the stream's only track is already set up")
+        return await ReaderSession.setup(self, request, cseq, specs)
+
+    async def _play(self, request: Request, cseq: int) -> Response:
+        session = self.find_session(request, required=True)
+        assert session is not None
+        if parse_uri(request.uri)[0] != session.path:
+            raise RtspError(400, "PLAY names another stream than the session's")
+        value = request.headers.get("Range")
+        if value is not None:
+            parse_range(value)  # a live stream plays from now whatever npt asks; 457 if bad
+        return await session.on_play(self, cseq)
+
+    async def _pause(self, request: Request, cseq: int) -> Response:
+        session = self.find_session(request, required=True)
+        assert session is not None
+        return await session.on_pause(self, cseq)
+
+    async def _record(self, request: Request, cseq: int) -> Response:
+        session = self.find_session(request, required=True)
+        assert session is not None
+        return await session.on_record(self, request, cseq)
+
+    async def _teardown(self, request: Request, cseq: int) -> Response:
+        session = self.find_session(request, required=True)
+        assert session is not None
+        del self.sessions[session.id]
+        if isinstance(session, PublisherSession):
+            session.end_reason = "teardown"
+        await self._end_session(session)
+        logger.info("[%s] %s session %s torn down", session.path, session.role, session.id)
+        headers = self._common_headers()
+        return Response.make(200, cseq, headers)
+
+    # -- what the sessions use ------------------------------------------------------------------
+
+    def ok(self, cseq: int, session: ServerSession | None = None, body: bytes = b"",
+           **extra: str) -> Response:
+        """200 with the session's ``Session`` header and ``extra`` headers (``_`` → ``-``)."""
+        headers = self._common_headers()
+        if session is not None:
+            timeout = max(1, round(self.ctx.settings.session_timeout))
+            headers["Session"] = f"{session.id};timeout={timeout}"
+        for name, value in extra.items():
+            headers[name.replace("_", "-")] = value
+        return Response.make(200, cseq, headers, body)
+
+    def base_url(self, uri: str, source_id: str) -> str:
+        return base_url(uri, source_id, f"{self.local_host}:{self.local_port}")
+
+    def find_session(self, request: Request, *, required: bool) -> ServerSession | None:
+        """The session the request names; 454 if unknown here, 455 if required but absent."""
+        value = request.headers.get("Session")
+        if value is None:
+            if required:
+                raise RtspError(455, f"{request.method} without a session (SETUP first)")
+            return None
+        session_id, _timeout = parse_session(value)
+        session = self.sessions.get(session_id)
+        if session is None or session.state is SessionState.CLOSED:
+            raise RtspError(454, "session not found")
+        session.touch()
+        return session
+
+    def add_session(self, session: ServerSession) -> None:
+        self.sessions[session.id] = session
+        self.ctx.stats.sessions_total += 1
+        self.ctx.stats.sessions_active += 1
+
+    async def authorize(self, request: Request, source_id: str, action: str = "read") -> None:
+        """Ask the server's hook once per (source, action) and connection: the SETUP control
+        URLs derived from Content-Base carry no ``?token=``."""
+        if self.ctx.authorize is None or (source_id, action) in self.authorized:
+            return
+        if not await self.ctx.authorize(request, source_id, action):
+            raise RtspError(401, "authorization required")
+        self.authorized.add((source_id, action))
+
+    async def ready_stream(self, source_id: str) -> Stream:
+        """The stream with a track and a keyframe, starting an on-demand source if needed."""
+        provider = self.ctx.provider
+        stream = provider.stream(source_id)
+        if stream is None or stream.track is None or not stream.gop():
+            sub = await provider.subscribe(source_id, f"rtsp-describe:{self.peer}")
+            try:
+                ready = await provider.wait_ready(source_id, self.ctx.settings.describe_timeout)
+            finally:
+                provider.unsubscribe(sub)
+            stream = provider.stream(source_id)
+            if not ready or stream is None or stream.track is None:
+                raise RtspError(503, "source not ready")
+        if not supported(stream.track.codec):
+            raise RtspError(415, f"codec {stream.track.codec} cannot be served over RTSP")
+        return stream
+
+    def interleaved_channels(self, requested: tuple[int, int] | None) -> tuple[int, int]:
+        """The client's channel pair, or the first free one; 461 when taken or none is free."""
+        if requested:
+            if self._channels_in_use(requested):
+                raise RtspError(461, f"interleaved channels {requested} already in use")
+            return requested
+        for first in range(0, 255, 2):
+            if not self._channels_in_use((first, first + 1)):
+                return first, first + 1
+        raise RtspError(461, "no free interleaved channels")
+
+    def _channels_in_use(self, channels: tuple[int, int]) -> bool:
+        return any(s.owns_channel(c) for s in self.sessions.values() for c in channels)
+
+    def reader_ended(self, session: ReaderSession, reason: str) -> None:
+        """The sender stopped by itself (source gone, reader stalled): hang up."""
+        logger.info("[%s] reader session %s ended: %s", session.path, session.id, reason)
+        if not self.closing:
+            self.close(abort=True)
+
+    def evicted(self, reason: str) -> None:
+        """The hub ended this connection's publisher session (takeover, silence, shutdown)."""
+        logger.info("[%s] publisher connection closed by the hub: %s", self.peer, reason)
+        self.close()
 
     # -- output -------------------------------------------------------------------------------
 

@@ -14,9 +14,10 @@ claim.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from mediaserver.errors import PushSessionClosed
+from mediaserver.errors import PublisherBusy, PushSessionClosed
 
 from ...core.access_unit import AccessUnit, VideoTrack
 from ...core.audio import AudioFrame
@@ -27,13 +28,21 @@ from ...protocols.errors import ProtocolError
 from ...protocols.h264 import H264Depacketizer
 from ...protocols.h265 import H265Depacketizer
 from ...protocols.rtp import RtpPacket
-from ...protocols.rtsp.errors import RtspError
-from ...protocols.rtsp.media import VideoFormat
+from ...protocols.rtsp.errors import RtspError, SdpError
+from ...protocols.rtsp.media import VideoFormat, find_video_format
+from ...protocols.rtsp.message import Request, Response
+from ...protocols.rtsp.transport import TransportSpec, parse_transport
 from ...protocols.sdp import SessionDescription
 from .context import ServerContext
+from .paths import parse_uri
 from .session import ServerSession, SessionState
 
+if TYPE_CHECKING:
+    from .conn import RtspConnection
+
 logger = logging.getLogger(__name__)
+
+_TCP_PROFILES = frozenset({"RTP/AVP/TCP"})
 
 
 def match_track(uri: str, sdp: SessionDescription) -> int:
@@ -93,6 +102,66 @@ class PublisherSession(ServerSession):
         if aac is not None:
             self.audio = AacDepacketizer(aac)
             self.audio_index = sdp.media.index(aac.media)
+
+    # -- requests (the connection passes itself) ------------------------------------------------
+
+    @classmethod
+    async def announce(cls, conn: RtspConnection, request: Request, cseq: int) -> Response:
+        """ANNOUNCE: claim the source and hold the session on ``conn`` until its first SETUP."""
+        source_id, control = parse_uri(request.uri)
+        if control is not None:
+            raise RtspError(400, "ANNOUNCE names a track, not a stream")
+        if conn.announced is not None or any(isinstance(s, PublisherSession)
+                                             for s in conn.sessions.values()):
+            raise RtspError(455, "this connection already publishes")
+        await conn.authorize(request, source_id, "publish")
+        content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type.lower() != "application/sdp":
+            raise RtspError(415, "ANNOUNCE needs an application/sdp body")
+        try:
+            sdp = SessionDescription.parse(request.body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise RtspError(400, "SDP is not UTF-8") from None
+        except SdpError as exc:
+            raise RtspError(400, f"bad SDP: {exc}") from None
+        fmt = find_video_format(sdp)
+        if fmt is None:
+            raise RtspError(415, "no H.264/H.265 video track announced")
+        publishers = conn.ctx.publishers
+        assert publishers is not None
+        try:
+            push = await publishers.claim(source_id, f"rtsp:{conn.peer}",
+                                          on_evict=conn.evicted)
+        except PublisherBusy as exc:
+            raise RtspError(409, str(exc)) from None
+        if conn.closing:
+            push.release("connection closed")
+            raise ConnectionResetError("connection closed during ANNOUNCE")
+        conn.announced = cls(conn.ctx, source_id, conn, push, sdp, fmt)
+        logger.info("[%s] announced by %s: %s %sx%s", source_id, conn.peer, fmt.codec,
+                    fmt.width, fmt.height)
+        return conn.ok(cseq)
+
+    async def on_setup(self, conn: RtspConnection, request: Request, cseq: int,
+                       specs: list[TransportSpec]) -> Response:
+        """SETUP with ``mode=record``: bind one announced track to interleaved channels."""
+        if stream_of(request.uri) != self.path:
+            raise RtspError(400, "SETUP names another stream than the announced one")
+        index = match_track(request.uri, self.sdp)
+        channels = _record_channels(conn, specs)
+        self.setup_track(index, channels)
+        if self is conn.announced:
+            conn.announced = None
+            conn.add_session(self)
+            self.ctx.stats.publish_sessions_total += 1
+        reply = TransportSpec("RTP/AVP/TCP", "unicast", interleaved=channels, mode="RECORD")
+        return conn.ok(cseq, self, Transport=reply.format())
+
+    async def on_record(self, conn: RtspConnection, request: Request, cseq: int) -> Response:
+        if parse_uri(request.uri)[0] != self.path:
+            raise RtspError(400, "RECORD names another stream than the session's")
+        self.record()
+        return conn.ok(cseq, self)
 
     @property
     def depacketizer(self) -> H264Depacketizer | H265Depacketizer:
@@ -225,3 +294,30 @@ class PublisherSession(ServerSession):
                         self.id, self.packets, self.frames, self.depacketizer.dropped_frames,
                         self.malformed, self.other_packets, self.audio_frames)
         await super().aclose()
+
+
+def _record_channels(conn: RtspConnection, specs: list[TransportSpec]) -> tuple[int, int]:
+    for spec in specs:
+        if spec.profile.upper() not in _TCP_PROFILES or spec.cast == "multicast":
+            continue
+        return conn.interleaved_channels(spec.interleaved)
+    raise RtspError(461, "publishing needs RTP/AVP/TCP interleaved transport")
+
+
+def stream_of(uri: str) -> str:
+    """The source id of a publisher's SETUP URI, whose track control may be anything the
+    announced SDP said (``streamid=0``, ``track1``...)."""
+    segments = [s for s in urlsplit(uri).path.split("/") if s]
+    if not segments:
+        raise RtspError(404, "no stream in request URI")
+    return parse_uri(f"rtsp://host/{segments[0]}")[0]
+
+
+def is_record(specs: list[TransportSpec]) -> bool:
+    return any((spec.mode or "").upper() == "RECORD" for spec in specs)
+
+
+def parse_specs(value: str | None) -> list[TransportSpec]:
+    if not value:
+        raise RtspError(461, "missing Transport header")
+    return parse_transport(value)

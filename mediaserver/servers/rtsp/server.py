@@ -1,7 +1,7 @@
 """RTSP re-serve: every stream of this node at ``rtsp://host:port/{source_id}`` (RFC 2326).
 
 Publishers (ffmpeg, body-cams, encoders) ANNOUNCE an SDP, SETUP with ``mode=record`` over TCP
-interleaved and RECORD into a pushed source (:mod:`.record`, :mod:`.publisher`), when
+interleaved and RECORD into a pushed source (:class:`~.publisher.PublisherSession`), when
 the server has :class:`~mediaserver.core.push.PushPublishers`.
 
 Readers (ffmpeg, VLC, NVRs) DESCRIBE, SETUP (TCP interleaved, or UDP unicast), PLAY and get the
@@ -10,11 +10,12 @@ picture appears at once. Each reader has its own bounded subscriber: a slow read
 pictures (to the next keyframe) and is disconnected after ``session_timeout`` without
 progress; it never slows the camera or the other readers.
 
-Module map: :mod:`.conn` (one client connection), :mod:`.methods` (the methods),
-:mod:`.session` (session roles and the send loop), :mod:`.sinks` (interleaved and UDP
-output), :mod:`.sdp` (SDP and packetizers), :mod:`.context` (shared settings and
-counters), :mod:`.record` (ANNOUNCE/SETUP/RECORD) and :mod:`.publisher` (the publisher
-session).
+Module map: :mod:`.conn` (one client connection: reads requests, answers those without a
+session, hands the others to the session with itself), :mod:`.session` (the session base and
+the reader role: SETUP, PLAY, PAUSE and the send loop), :mod:`.publisher` (the publisher role:
+ANNOUNCE, SETUP for recording, RECORD), :mod:`.sinks` (interleaved and UDP output),
+:mod:`.sdp` (SDP and packetizers), :mod:`.paths` (request URIs) and :mod:`.context` (shared
+settings and counters).
 """
 
 from __future__ import annotations

@@ -17,22 +17,31 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mediaserver.errors import SubscriberClosed
 
 from ...core.access_unit import VIDEO_CLOCK_RATE
 from ...core.interfaces import Subscription
 from ...protocols.rtp import build_sender_report, ntp_now
+from ...protocols.rtsp.errors import RtspError
+from ...protocols.rtsp.message import Request, Response
+from ...protocols.rtsp.transport import TransportSpec, format_range
 from ...redact import scrub
 from .context import ServerContext
-from .sdp import make_packetizer
-from .sinks import MediaSink
+from .paths import parse_uri
+from .sdp import TRACK_CONTROL, make_packetizer
+from .sinks import InterleavedSink, MediaSink, UdpSink
+
+if TYPE_CHECKING:
+    from .conn import RtspConnection
 
 logger = logging.getLogger(__name__)
 
 _CNAME = "fusionhub"
 #: one nominal picture (25 fps) of the 90 kHz clock
 _FRAME_TICKS = 3600
+_PROFILES = frozenset({"RTP/AVP", "RTP/AVP/UDP", "RTP/AVP/TCP"})
 
 
 class SessionState(enum.Enum):
@@ -77,6 +86,21 @@ class ServerSession:
         if self.sink is not None:
             self.sink.close()
 
+    # -- requests on the session (the connection passes itself) ---------------------------------
+
+    async def on_setup(self, conn: RtspConnection, request: Request, cseq: int,
+                       specs: list[TransportSpec]) -> Response:
+        raise RtspError(455, "SETUP is not valid for this session")
+
+    async def on_play(self, conn: RtspConnection, cseq: int) -> Response:
+        raise RtspError(455, "PLAY is not valid for this session")
+
+    async def on_pause(self, conn: RtspConnection, cseq: int) -> Response:
+        raise RtspError(455, "PAUSE is not valid for this session")
+
+    async def on_record(self, conn: RtspConnection, request: Request, cseq: int) -> Response:
+        raise RtspError(455, "RECORD is not valid for this session")
+
 
 class ReaderSession(ServerSession):
     """Sends one stream to one reader."""
@@ -105,6 +129,75 @@ class ReaderSession(ServerSession):
     @property
     def subscriber(self) -> Subscription | None:
         return self._sub
+
+    # -- requests -------------------------------------------------------------------------------
+
+    @classmethod
+    async def setup(cls, conn: RtspConnection, request: Request, cseq: int,
+                    specs: list[TransportSpec]) -> Response:
+        """SETUP of a reader: a new session on ``conn`` with its sink (TCP interleaved or UDP)."""
+        source_id, control = parse_uri(request.uri)
+        if len(conn.sessions) >= conn.ctx.settings.max_sessions_per_connection:
+            raise RtspError(453, "too many sessions on this connection")
+        await conn.authorize(request, source_id)
+        stream = await conn.ready_stream(source_id)
+        assert stream.track is not None
+        session = cls(conn.ctx, source_id, conn, stream.track.codec, conn.reader_ended)
+        # RTP-Info names the track by the URL the client set it up with (ffmpeg matches it)
+        session.control_url = request.uri if control is not None and "://" in request.uri \
+            else conn.base_url(request.uri, source_id) + TRACK_CONTROL
+        sink, reply = await session._open_sink(conn, specs)
+        session.sink = sink
+        if conn.closing:
+            sink.close()
+            raise ConnectionResetError("connection closed during SETUP")
+        conn.add_session(session)
+        logger.info("[%s] reader session %s from %s over %s", source_id, session.id,
+                    conn.peer, reply.profile)
+        return conn.ok(cseq, session, Transport=reply.format())
+
+    async def on_play(self, conn: RtspConnection, cseq: int) -> Response:
+        seq, rtptime = await self.play()
+        info = f"url={self.control_url};seq={seq}"
+        if rtptime is not None:
+            info += f";rtptime={rtptime}"
+        return conn.ok(cseq, self, Range=format_range(now=True), RTP_Info=info)
+
+    async def on_pause(self, conn: RtspConnection, cseq: int) -> Response:
+        await self.pause()
+        return conn.ok(cseq, self)
+
+    async def _open_sink(self, conn: RtspConnection, specs: list[TransportSpec]
+                         ) -> tuple[MediaSink, TransportSpec]:
+        settings = self.ctx.settings
+        for spec in specs:
+            if spec.profile.upper() not in _PROFILES or spec.cast == "multicast":
+                continue
+            if spec.mode not in (None, "PLAY"):
+                continue
+            if spec.protocol == "TCP":
+                channels = conn.interleaved_channels(spec.interleaved)
+                sink: MediaSink = InterleavedSink(
+                    conn.writer, channels[0], channels[1], high_water=settings.write_high_water,
+                    stall_timeout=settings.session_timeout)
+                return sink, TransportSpec("RTP/AVP/TCP", "unicast", interleaved=channels,
+                                           ssrc=self.ssrc)
+            if spec.client_port is None or (spec.destination not in (None, conn.peer_host)):
+                continue  # never send media to an address other than the client's own
+            udp = await UdpSink.open(
+                conn.local_host, conn.peer_host, spec.client_port,
+                high_water=settings.write_high_water,
+                on_rtcp=lambda data, addr: self._on_udp_rtcp(conn, addr))
+            return udp, TransportSpec("RTP/AVP", "unicast", client_port=spec.client_port,
+                                      server_port=udp.server_ports, ssrc=self.ssrc)
+        raise RtspError(461, "no supported transport offered")
+
+    def _on_udp_rtcp(self, conn: RtspConnection, addr: tuple) -> None:
+        if addr[0] != conn.peer_host:
+            self.ctx.stats.frames_ignored += 1  # foreign sender: not a keep-alive
+            return
+        self.touch()
+        self.ctx.stats.rtcp_in += 1
 
     async def play(self) -> tuple[int, int | None]:
         """Subscribe and start sending; returns (first seq, first rtptime or None)."""
