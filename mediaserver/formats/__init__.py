@@ -1,6 +1,6 @@
-"""Codec processors between RTP/bitstreams and access units, one per codec (H.264, H.265):
-NAL kinds, parameter sets, track size; and the RTP video receiver the RTSP pull and push
-share."""
+"""Codec processors between packets and access units, one per codec: H.264 and H.265 (NAL
+kinds, parameter sets, track size, depacketizer), AAC (RTP and FLV audio → audio frames);
+and the RTP video receiver the RTSP pull and push share."""
 
 from __future__ import annotations
 

@@ -28,9 +28,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from ...config.push import RtmpConfig
 from ...core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
-from ...core.audio import AudioFrame
 from ...core.push import PushPublishers, PushSession
 from ...errors import AccessDenied, PublisherBusy, PushSessionClosed, SourceNotFound
+from ...formats.aac import aac_frame
 from ...protocols import h264, h265
 from ...protocols.aac import AacError, AudioSpecificConfig, parse_flv_audio
 from ...protocols.rtmp import amf0, messages
@@ -352,8 +352,7 @@ class RtmpConnection:
             stats.audio_ignored += 1
             return
         pts = message.timestamp * config.sample_rate // 1000
-        session.stream.audio.publish(AudioFrame(tag.frame, pts, "aac", config.sample_rate,
-                                                config.channels, config.raw))
+        session.stream.audio.publish(aac_frame(tag.frame, pts, config))
         stats.audio_frames += 1
 
     def _on_video(self, message: Message) -> None:

@@ -20,14 +20,12 @@ from urllib.parse import urlsplit
 from mediaserver.errors import PublisherBusy, PushSessionClosed
 
 from ...core.access_unit import AccessUnit, VideoTrack
-from ...core.audio import AudioFrame
 from ...core.push import PushSession
-from ...formats.rtp_video import RtpVideoReceiver, TimestampUnwrap
-from ...protocols.aac import AacDepacketizer, AacError, find_aac_format
-from ...protocols.errors import ProtocolError
+from ...formats.aac import RtpAacReceiver
+from ...formats.rtp_video import RtpVideoReceiver
+from ...protocols.aac import AacError, find_aac_format
 from ...protocols.h264 import H264Depacketizer
 from ...protocols.h265 import H265Depacketizer
-from ...protocols.rtp import RtpPacket
 from ...protocols.rtsp.errors import RtspError, SdpError
 from ...protocols.rtsp.media import VideoFormat, find_video_format
 from ...protocols.rtsp.message import Request, Response
@@ -90,17 +88,16 @@ class PublisherSession(ServerSession):
         #: RTP of the video track -> access units (its counters are this session's)
         self.video = RtpVideoReceiver(fmt, self._push_unit, self._push_track)
         self.other_packets = 0
-        self.audio: AacDepacketizer | None = None
+        self.audio: RtpAacReceiver | None = None
         self.audio_index = -1
         self.audio_frames = 0
-        self._audio_ts = TimestampUnwrap()
         try:
             aac = find_aac_format(sdp)
         except AacError as exc:
             aac = None
             logger.info("[%s] announced AAC track ignored: %s", path, exc)
         if aac is not None:
-            self.audio = AacDepacketizer(aac)
+            self.audio = RtpAacReceiver(aac)
             self.audio_index = sdp.media.index(aac.media)
 
     # -- requests (the connection passes itself) ------------------------------------------------
@@ -182,7 +179,7 @@ class PublisherSession(ServerSession):
     @property
     def malformed(self) -> int:
         """Unparsable RTP or a foreign payload type, on the video or the audio track."""
-        return self.video.malformed
+        return self.video.malformed + (self.audio.malformed if self.audio is not None else 0)
 
     @property
     def frames(self) -> int:
@@ -243,21 +240,11 @@ class PublisherSession(ServerSession):
     def _on_audio_rtp(self, data: bytes) -> None:
         audio = self.audio
         assert audio is not None
-        try:
-            packet = RtpPacket.parse(data)
-        except ProtocolError:
-            self.video.malformed += 1
+        packet = audio.parse(data)
+        if packet is None or self.push.closed or not self.push.began:
             return
-        if packet.payload_type != audio.fmt.payload_type:
-            self.video.malformed += 1
-            return
-        if self.push.closed or not self.push.began:
-            return
-        config = audio.fmt.config
-        for au, timestamp in audio.push(packet.payload, packet.timestamp, packet.marker):
-            pts = self._audio_ts.extend(timestamp) * config.sample_rate // audio.fmt.clock_rate
-            self.push.stream.audio.publish(AudioFrame(au, pts, "aac", config.sample_rate,
-                                                      config.channels, config.raw))
+        for frame in audio.frames(packet):
+            self.push.stream.audio.publish(frame)
             self.audio_frames += 1
 
     def _push_unit(self, unit: AccessUnit) -> bool:
