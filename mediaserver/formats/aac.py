@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from ..core.audio import AudioFrame
 from ..protocols.aac import AacDepacketizer, AacFormat, AudioSpecificConfig
-from ..protocols.errors import ProtocolError
 from ..protocols.rtp import RtpPacket
-from .rtp_video import TimestampUnwrap
+from .rtp_video import TimestampUnwrap, parse_rtp
 
 
 def aac_frame(data: bytes, pts: int, config: AudioSpecificConfig) -> AudioFrame:
@@ -29,13 +28,9 @@ class RtpAacReceiver:
         self._unwrap = TimestampUnwrap()
 
     def parse(self, data: bytes) -> RtpPacket | None:
-        try:
-            packet = RtpPacket.parse(data)
-        except ProtocolError:
-            packet = None
-        if packet is None or packet.payload_type != self.fmt.payload_type:
+        packet = parse_rtp(data, self.fmt.payload_type)
+        if packet is None:
             self.malformed += 1
-            return None
         return packet
 
     def frames(self, packet: RtpPacket) -> list[AudioFrame]:

@@ -20,6 +20,15 @@ from . import video_processor
 from .video import ParameterSets
 
 
+def parse_rtp(data: bytes, payload_type: int) -> RtpPacket | None:
+    """The RTP packet of a track with ``payload_type``; None for anything else."""
+    try:
+        packet = RtpPacket.parse(data)
+    except ProtocolError:
+        return None
+    return packet if packet.payload_type == payload_type else None
+
+
 class TimestampUnwrap:
     """Extends 32-bit RTP timestamps to a monotonic-ish 64-bit count."""
 
@@ -65,11 +74,8 @@ class RtpVideoReceiver:
 
     def parse(self, data: bytes) -> RtpPacket | None:
         """The packet of this track, counted; None (counted as malformed) otherwise."""
-        try:
-            packet = RtpPacket.parse(data)
-        except ProtocolError:
-            packet = None
-        if packet is None or packet.payload_type != self.fmt.payload_type:
+        packet = parse_rtp(data, self.fmt.payload_type)
+        if packet is None:
             self.malformed += 1
             return None
         self.packets += 1
