@@ -17,18 +17,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from fractions import Fraction
 
 import av
 from aiortc import RTCPeerConnection, RTCRtpCodecCapability, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from mediaserver.core.stream import Stream
+from mediaserver.formats.opus import TIME_BASE
 from mediaserver.transcode.audio import AudioTranscoders
 
 logger = logging.getLogger(__name__)
 
-OPUS_TIME_BASE = Fraction(1, 48_000)
 #: 20 ms packets: two seconds of audio at most per viewer
 MAX_QUEUE = 100
 
@@ -75,7 +74,7 @@ class OpusRelayTrack(MediaStreamTrack):
             self._first = timestamp
         packet = av.Packet(data)
         packet.pts = max(0, timestamp - self._first)
-        packet.time_base = OPUS_TIME_BASE
+        packet.time_base = TIME_BASE
         self.sent += 1
         return packet
 

@@ -1,6 +1,6 @@
 """Codec processors between packets and access units, one per codec: H.264 and H.265 (NAL
-kinds, parameter sets, track size, depacketizer), AAC (RTP and FLV audio → audio frames);
-and the RTP video receiver the RTSP pull and push share."""
+kinds, parameter sets, track size, depacketizer), AAC (RTP and FLV audio → audio frames),
+Opus (clock and frame size); and the RTP video receiver the RTSP pull and push share."""
 
 from __future__ import annotations
 

@@ -24,11 +24,10 @@ import av
 from mediaserver.core.audio import AudioFrame
 from mediaserver.core.stream import Stream
 from mediaserver.errors import AudioSubscriberClosed
+from mediaserver.formats.opus import CLOCK_RATE, FRAME_SAMPLES, TIME_BASE
 
 logger = logging.getLogger(__name__)
 
-OPUS_RATE = 48_000
-OPUS_FRAME = 960  # 20 ms
 OPUS_BITRATE = 64_000
 
 
@@ -49,14 +48,14 @@ class AacOpusPipeline:
         self._decoder = av.CodecContext.create("aac", "r")
         if config:
             self._decoder.extradata = config
-        self._resampler = av.AudioResampler(format="s16", layout="stereo", rate=OPUS_RATE,
-                                            frame_size=OPUS_FRAME)
+        self._resampler = av.AudioResampler(format="s16", layout="stereo", rate=CLOCK_RATE,
+                                            frame_size=FRAME_SAMPLES)
         self._encoder = av.CodecContext.create("libopus", "w")
-        self._encoder.sample_rate = OPUS_RATE
+        self._encoder.sample_rate = CLOCK_RATE
         self._encoder.layout = "stereo"
         self._encoder.format = "s16"
         self._encoder.bit_rate = OPUS_BITRATE
-        self._encoder.time_base = Fraction(1, OPUS_RATE)
+        self._encoder.time_base = TIME_BASE
         self._samples = 0
         self._out_pts = 0
         self.decoded = 0
@@ -92,7 +91,7 @@ class AacOpusPipeline:
                 for opus in self._encoder.encode(chunk):
                     self.encoded += 1
                     out.append((bytes(opus), self._out_pts))
-                    self._out_pts += opus.duration or OPUS_FRAME
+                    self._out_pts += opus.duration or FRAME_SAMPLES
         return out
 
 
