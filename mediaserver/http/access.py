@@ -1,4 +1,4 @@
-"""What the routes need of access control (implemented by :class:`mediaserver.http.auth.Access`)."""
+"""What the routes need of access control (:class:`mediaserver.http.auth.Access` has it)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import web
-
-ACTIONS = ("view", "operate", "review", "admin", "publish")
 
 #: ``access(request, source_id, action)`` returns the principal or raises AccessDenied (401/403/
 #: 404) or SourceNotFound.
@@ -19,8 +17,9 @@ class Access(Protocol):
 
     ``authenticate`` reads the request's credentials (``Authorization: Bearer``) and returns
     an opaque principal or raises ``AccessDenied(msg, status=401)``; ``require`` raises
-    ``AccessDenied`` (403) unless the principal may do ``action`` (one of :data:`ACTIONS`);
-    ``sees_group`` tells whether the principal may see sources of that group path.
+    ``AccessDenied`` (403) unless the principal may do ``action`` (one of
+    :data:`~mediaserver.http.principal.ACTIONS`); ``sees_group`` tells whether the principal
+    may see sources of that group path.
     """
 
     async def authenticate(self, request: web.Request) -> Any: ...

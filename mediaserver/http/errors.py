@@ -22,8 +22,6 @@ from ..store.connection import reraise_if_cancelling
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 STORE_UNAVAILABLE = Refusal(503, "unavailable", "the store is unavailable; retry later",
                             {"Retry-After": "5"})
 
