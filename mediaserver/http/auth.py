@@ -285,14 +285,18 @@ def error_middleware(cors_origins: tuple[str, ...] = ()) -> Middleware:
     aiohttp's ``HTTPException``\\ s with a plain-text body under ``/api/`` (unknown route,
     405, a handler's ``HTTPGatewayTimeout``) become the same JSON error; elsewhere (WHEP, web
     app) they pass through unchanged.
-    With ``cors_origins``, error answers carry
+    With ``cors_origins``, error answers (those of
+    :func:`~mediaserver.http.errors.api_handler` included) carry
     ``Access-Control-Allow-Origin`` so browsers can read them.
     """
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
-            return await handler(request)
+            response = await handler(request)
+            if response.status < 400 or not request.path.startswith("/api/") or \
+                    response.prepared or not isinstance(response, web.Response):
+                return response  # an API handler's own error answer gets CORS below
         except web.HTTPException as exc:
             if not _jsonify(request, exc):
                 raise

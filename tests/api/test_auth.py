@@ -18,8 +18,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from mediaserver.api.metrics import Metrics
 from mediaserver.config import SourceConfig, load_settings
 from mediaserver.config.services import AuthConfig
-from mediaserver.errors import ConfigError, SourceInvalid, SourceNotFound, TokenError
+from mediaserver.errors import ApiError, ConfigError, SourceInvalid, SourceNotFound, TokenError
 from mediaserver.http.auth import Access, RedactingAccessLogger, error_middleware
+from mediaserver.http.errors import api_handler
 from mediaserver.http.principal import Principal, decode_token, encode_token, group_in_scope
 from mediaserver.hub import token_cli
 
@@ -439,3 +440,18 @@ def test_token_cli_errors(argv: list[str], secret: str | None, message: str,
     assert out == ""
     assert message in err
 
+
+
+async def test_api_handler_errors_carry_cors_for_allowed_origins() -> None:
+    """An error an API handler answers itself (api_handler) gets CORS like a raised one."""
+
+    @api_handler
+    async def busy(request: web.Request) -> web.Response:
+        raise ApiError(429, "busy", "later", retry_after=5)
+
+    app = web.Application(middlewares=[error_middleware(("https://wall.example",))])
+    app.router.add_get("/api/v1/busy", busy)
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.get("/api/v1/busy", headers={"Origin": "https://wall.example"})
+        assert resp.status == 429 and resp.headers["Retry-After"] == "5"
+        assert resp.headers["Access-Control-Allow-Origin"] == "https://wall.example"
