@@ -35,12 +35,12 @@ from aiortc import RTCRtpReceiver, RTCSessionDescription
 
 from mediaserver.config.media import WebRtcConfig
 from mediaserver.config.transcode import TranscodeProfile
+from mediaserver.core.interfaces import PushClaims, PushSession
 from mediaserver.errors import FusionhubError, HttpError, refusal
 
 from .endpoint import NEGOTIATION_TIMEOUT, SessionCounters, SessionEndpoint
 from .opus_relay import AudioRelay
 from .whip_offer import check_publish_offer
-from .whip_push import PushClaims, PushSession
 from .whip_session import WhipSession
 
 logger = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from mediaserver.config.transcode import TranscodeProfile
 from mediaserver.core.access_unit import AccessUnit, VideoTrack
+from mediaserver.core.interfaces import CLEAN_RELEASE, PushSession
 from mediaserver.formats.h264 import H264
 from mediaserver.protocols.errors import ProtocolError
 from mediaserver.protocols.h264 import parse_sps
@@ -31,7 +32,6 @@ from mediaserver.transcode.codec import CodecStats, H264Encoder
 
 from .lifecycle import SessionLifecycle
 from .opus_relay import AudioRelay
-from .whip_push import CLEAN_REASON, PushSession
 from .whip_receiver import h264_access_unit, pending_frames, request_keyframe, tap_receiver
 
 logger = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ class WhipSession(SessionLifecycle):
                                                    name=f"whip-pli:{self.source_id}"))
 
     async def _teardown(self) -> None:
-        self.push.release(self.end_reason if self.failed else CLEAN_REASON)
+        self.push.release(self.end_reason if self.failed else CLEAN_RELEASE)
         if self._audio_began and self._audio is not None:
             self._audio.end(self.source_id)
         for task in self._tasks:

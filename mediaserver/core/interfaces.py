@@ -2,17 +2,23 @@
 
 The one place each seam is declared: the RTSP server, the WHEP endpoint, the transcoders and
 the metrics collectors find streams through :class:`StreamProvider`; access checks and push
-claims find source records through :class:`SourceLookup`.
+claims find source records through :class:`SourceLookup`; WHIP claims pushed sources through
+:class:`PushClaims` (the RTSP and RTMP servers hold the same
+:class:`~mediaserver.core.push.PushPublishers`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..config.sources import SourceConfig
-    from .access_unit import AccessUnit
+    from .access_unit import AccessUnit, VideoTrack
     from .stream import Stream
+
+#: release reason of a publisher that ended cleanly (not shown as ``last_error``)
+CLEAN_RELEASE = "publisher stopped"
 
 
 class Publisher(Protocol):
@@ -72,3 +78,25 @@ class SourceLookup(Protocol):
     """Where access checks and push claims find a source record (the registry has it)."""
 
     async def get(self, source_id: str) -> SourceConfig | None: ...
+
+
+class PushSession(Protocol):
+    """One publisher's hold on a source (:class:`mediaserver.core.push.PushSession`): ``begin``
+    (status ``online``), ``publish`` (``streaming`` at the first keyframe; raises a
+    ``ConnectionError`` once the session was evicted or its Stream stopped), ``release``
+    (``offline``; the Stream lingers for the grace period so viewers stay attached)."""
+
+    stream: Stream
+
+    def begin(self, track: VideoTrack) -> None: ...
+
+    def publish(self, au: AccessUnit) -> None: ...
+
+    def release(self, reason: str = CLEAN_RELEASE) -> None: ...
+
+
+class PushClaims(Protocol):
+    """Where publishers claim a pushed source (:class:`mediaserver.core.push.PushPublishers`)."""
+
+    async def claim(self, source_id: str, name: str, *, takeover: bool | None = None,
+                    on_evict: Callable[[str], None] | None = None) -> Any: ...

@@ -40,7 +40,7 @@ from collections.abc import Callable
 
 from ..errors import PublisherBusy, PublishNotAllowed, PushSessionClosed, SourceNotFound
 from .access_unit import AccessUnit, VideoTrack
-from .interfaces import SourceLookup, StatusSink
+from .interfaces import CLEAN_RELEASE, SourceLookup, StatusSink
 from .manager import StreamManager
 from .stream import Stream
 
@@ -108,7 +108,7 @@ class PushSession:
                               height=track.height or "")
             self._owner._report(self.source_id, "streaming", **fields)  # noqa: SLF001
 
-    def release(self, reason: str = "publisher stopped") -> None:
+    def release(self, reason: str = CLEAN_RELEASE) -> None:
         """The publisher stopped (idempotent): ``offline``; the Stream lingers for the grace
         period."""
         if self.closed:
@@ -315,5 +315,5 @@ class PushPublishers:
 
 
 #: release reasons that are not errors (kept out of ``last_error``)
-_CLEAN = frozenset({"publisher stopped", "teardown", "unpublished", "server shutting down",
+_CLEAN = frozenset({CLEAN_RELEASE, "teardown", "unpublished", "server shutting down",
                     "taken over by another publisher"})
