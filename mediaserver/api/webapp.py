@@ -1,4 +1,4 @@
-"""Serves the browser app from ``web/`` (no CDN, no runtime downloads, no build step).
+"""Serves the browser app from the shipped ``web/`` (no CDN, no runtime downloads, no build step).
 
 ``/`` is the video wall, ``/review`` the analysts' clip review, ``/static/`` their ES modules
 and styles; ``/field/`` the field page for phones and its files (``web/field/``; ``/field``
@@ -15,7 +15,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
+from ..shipped import shipped_path
+
+WEB_ROOT = shipped_path("web")
 
 #: page route -> file under the web root
 PAGES = {"/": "index.html", "/review": "review.html", "/field/": "field/index.html"}
