@@ -39,6 +39,18 @@ def test_ring_byte_cap_drops_old_gops_and_counts() -> None:
     assert sum(a.size for a in ring.snapshot()) <= 3000 + 10 * 101
 
 
+def test_ring_byte_cap_holds_for_a_gop_longer_than_the_cap() -> None:
+    ring = PreRollRing(10.0, 3000)
+    for i in range(100):  # one keyframe, then 99 pictures: 10 kB in a single GOP
+        ring.add(au(i / 25, i == 0, size=100))
+        assert sum(a.size for a in ring.snapshot()) <= 3000
+    assert ring.dropped_bytes > 0 and not ring.snapshot()
+    ring.add(au(4.0, False, size=100))  # still no keyframe: nothing held
+    assert not ring.snapshot()
+    ring.add(au(4.04, True, size=100))  # starts again at the next keyframe
+    assert [a.keyframe for a in ring.snapshot()] == [True]
+
+
 def probe(path: Path) -> dict:
     out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
                           "format=duration:stream=nb_read_frames,codec_name", "-of", "json",
