@@ -10,7 +10,9 @@ import pytest
 
 from mediaserver.core.access_unit import VIDEO_CLOCK_RATE, AccessUnit
 from mediaserver.ingest.pyav_file import read_access_units
+from mediaserver.config.analytics import EvidenceConfig
 from mediaserver.record.clip import ClipError, ClipWriter
+from mediaserver.record.recorder import JOB_QUEUE, ClipJob
 from mediaserver.record.ring import PreRollRing
 
 SECOND = VIDEO_CLOCK_RATE
@@ -49,6 +51,23 @@ def test_ring_byte_cap_holds_for_a_gop_longer_than_the_cap() -> None:
     assert not ring.snapshot()
     ring.add(au(4.04, True, size=100))  # starts again at the next keyframe
     assert [a.keyframe for a in ring.snapshot()] == [True]
+
+
+def test_clip_job_resumes_at_a_keyframe_after_a_drop(tmp_path) -> None:
+    job = ClipJob("cam", tmp_path / "c.mp4", [], 10**9, EvidenceConfig())
+    units = [au(i / 25, i % 50 == 0) for i in range(JOB_QUEUE)]
+    for unit in units:
+        job.offer(unit)
+    assert job.dropped == 0
+    late = [au(80.0 + i / 25, i == 3) for i in range(6)]  # P P P I P P
+    job.offer(late[0])  # full: dropped
+    for _ in range(10):
+        job._queue.popleft()  # the writer takes some: room again
+    for unit in late[1:]:
+        job.offer(unit)
+    # the pictures after the dropped one need it: nothing is queued until the keyframe
+    assert job.dropped == 3
+    assert list(job._queue)[-3:] == late[3:]
 
 
 def probe(path: Path) -> dict:
