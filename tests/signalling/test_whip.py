@@ -14,7 +14,12 @@ from signalling.peer import restrict_host_addresses
 from signalling.whep_client import WhepClient
 from signalling.whip_audio import AudioRelay
 from signalling.whip_client import WhipClient, WhipError
-from signalling.whip_receiver import EncodedFrameTap, h264_access_unit, tap_receiver
+from signalling.whip_receiver import (
+    MAX_PENDING,
+    EncodedFrameTap,
+    h264_access_unit,
+    tap_receiver,
+)
 from tests.e2e.conftest import token
 from tests.transcode.field_hub import running_field_hub
 
@@ -214,3 +219,29 @@ def test_receiver_tap_and_access_units():
     assert au.keyframe and au.nalus == (b"\x67\x42", b"\x65\x88") and au.pts == 3000
     assert not h264_access_unit(b"\x00\x00\x00\x01\x41\x9a", 0).keyframe
     assert h264_access_unit(b"", 0) is None and h264_access_unit(b"\x01\x02", 0) is None
+
+
+def test_receiver_tap_bounds_the_decoder_queue_and_resumes_at_a_keyframe():
+    tap = EncodedFrameTap(lambda *a: None, frozenset({"H264"}))
+
+    class Codec:
+        name = "VP8"
+
+    class Frame:
+        def __init__(self, key: bool, n: int):
+            self.data, self.timestamp = bytes([0x10 if key else 0x11, n % 256]), n * 3000
+
+    frames = [Frame(n % 100 == 0, n) for n in range(250)]  # nobody decodes: all pile up
+    for frame in frames[:150]:
+        tap.put((Codec(), frame))  # never blocks the loop it runs on
+    assert tap.qsize() == MAX_PENDING and tap.dropped == 150 - MAX_PENDING
+    for _ in range(4):
+        tap.get_nowait()  # the decoder thread catches up a little
+    for frame in frames[150:]:
+        tap.put((Codec(), frame))
+    queued = [tap.get_nowait()[1] for _ in range(tap.qsize())]
+    # after the drops the decoder gets nothing until the keyframe at 200
+    assert queued[MAX_PENDING - 4:] == frames[200:204]
+    tap.put(None)  # the end-of-stream sentinel gets through a full queue
+    tap.put(None)
+    assert tap.qsize() == 2
