@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mediaserver.config.analytics import EvidenceConfig
 from mediaserver.core.access_unit import VIDEO_CLOCK_RATE, AccessUnit
 from mediaserver.ingest.pyav_file import read_access_units
-from mediaserver.config.analytics import EvidenceConfig
 from mediaserver.record.clip import ClipError, ClipWriter
 from mediaserver.record.recorder import JOB_QUEUE, ClipJob
 from mediaserver.record.ring import PreRollRing
