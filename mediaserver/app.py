@@ -22,7 +22,6 @@ step is bounded; a step that fails is logged and the next one still runs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -52,6 +51,7 @@ from .config.transcode import TranscodeProfile
 from .core.interfaces import Publisher
 from .core.manager import ManagerSettings, StreamManager
 from .core.push import PushPublishers
+from .core.tasks import cancel_and_wait, log_failure
 from .egress.rtsp_server import RtspServer
 from .errors import SourceNotFound
 from .ingest.factory import publisher_for_source
@@ -281,15 +281,13 @@ class Hub:
             await self.whep.refresh_stats()
 
     def _spawn(self, coro, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=name))
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(log_failure)  # a loop that dies says so
+        self._tasks.append(task)
 
     async def aclose(self) -> None:
         """Stop everything in the documented order; bounded, errors logged, never raises."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(*self._tasks)  # a cancel of our caller still propagates
         self._tasks.clear()
         while self._closers:
             name, closer = self._closers.pop()
