@@ -110,7 +110,7 @@ class Hub:
 
     async def _start(self) -> None:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(s.data_dir.mkdir, parents=True, exist_ok=True)
 
         # 1. Redis, registry, status
         self.redis = await open_redis(s.redis, s.data_dir)
@@ -203,7 +203,8 @@ class Hub:
                 audio=self.audio if s.whip.audio else None,
                 vp8_profile=TranscodeProfile(bitrate=s.whip.vp8_bitrate))
             self._on_close("whip", self.whip_publish.aclose)
-        app = self._build_http_app()
+        web_app = await asyncio.to_thread(WebApp, auth_mode=s.auth.mode)  # looks at web/
+        app = self._build_http_app(web_app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=STEP_TIMEOUT)
         await runner.setup()
         site = web.TCPSite(runner, s.http.host, s.http.port)
@@ -212,7 +213,7 @@ class Hub:
         sockets = site._server.sockets if site._server else []  # noqa: SLF001
         self.http_port = sockets[0].getsockname()[1] if sockets else s.http.port
 
-    def _build_http_app(self) -> web.Application:
+    def _build_http_app(self, web_app: WebApp) -> web.Application:
         s = self.settings
         app = web.Application(middlewares=[self.access.error_middleware()],
                               client_max_size=64 * 1024 * 1024)
@@ -240,7 +241,7 @@ class Hub:
         MetricsApi(self.metrics).add_routes(app)
         HealthApi({"redis": self._ping_redis}).add_routes(app)
         OpenApiApi(__version__).add_routes(app)
-        WebApp(auth_mode=s.auth.mode).add_routes(app)
+        web_app.add_routes(app)
         return app
 
     async def _ping_redis(self) -> bool:

@@ -98,7 +98,7 @@ class DetectorProcess:
 
     async def start(self) -> None:
         """Start and wait for the models to load; ConfigError when they cannot."""
-        self._proc.start()
+        await asyncio.to_thread(self._proc.start)  # spawning writes pipes: off the loop
         try:
             reply = await asyncio.to_thread(self._replies.get, True, START_TIMEOUT)
         except queue.Empty:

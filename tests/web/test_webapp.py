@@ -3,6 +3,7 @@ referrer, modules revalidated on every load, nothing fetched from outside the hu
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -19,7 +20,7 @@ OWN_FILES = [p for p in WEB_ROOT.rglob("*")
 @pytest.fixture
 async def client():
     app = web.Application()
-    WebApp(auth_mode="none").add_routes(app)
+    (await asyncio.to_thread(WebApp, auth_mode="none")).add_routes(app)
     async with TestClient(TestServer(app)) as c:
         yield c
 
