@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from analytics.hub import HubAnalytics
-from analytics.metrics import analytics_collector
+from analytics.metrics import DetectorProcessCollector, analytics_collector
 from signalling.whep import WhepEndpoint
 from signalling.whip import WhipEndpoint
 from signalling.whip_audio import AudioRelay
@@ -40,7 +40,7 @@ from .api.auth import Access
 from .api.events_ws import EventsWebSocket
 from .api.health import HealthApi
 from .api.location import LocationApi
-from .api.metrics import Metrics, MetricsApi, stream_collector
+from .api.metrics import MetricsApi, stream_collector
 from .api.node_metrics import probe_collector, rtsp_collector, webrtc_collector
 from .api.openapi import OpenApiApi
 from .api.snapshot import SnapshotApi
@@ -57,6 +57,7 @@ from .errors import SourceNotFound
 from .ingest.factory import publisher_for_source
 from .ingest.rtmp_server import RtmpServer
 from .ingest.rtsp_probe import probe_rtsp
+from .metrics import Metrics
 from .registry.probe_scheduler import ProbeScheduler
 from .registry.sources import SourceRegistry
 from .registry.status import StatusBoard
@@ -219,6 +220,7 @@ class Hub:
                               client_max_size=64 * 1024 * 1024)
         self.metrics.add_collector(stream_collector(self.manager))
         self.metrics.add_collector(analytics_collector(self.analytics))
+        self.metrics.register(DetectorProcessCollector(self.analytics))
         self.metrics.add_collector(webrtc_collector(self.whep))
         if self.rtsp is not None:
             self.metrics.add_collector(rtsp_collector(self.rtsp.stats))

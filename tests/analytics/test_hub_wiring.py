@@ -39,6 +39,22 @@ async def test_hub_with_analytics_raises_alerts(make_hub, camera_clip, tmp_path)
         async with http.get("/metrics") as r:
             text = await r.text()
         assert 'fusionhub_alerts_raised_total{kind="flood"}' in text
+        # the detector process's own registry reaches the hub's /metrics
+        async with asyncio.timeout(10):
+            while (frames := detector_frames(text)) == 0:
+                await asyncio.sleep(0.5)
+                async with http.get("/metrics") as r:
+                    text = await r.text()
+        assert frames >= 2  # k=2 positives raised the alert
+        assert "# TYPE fusionhub_detector_batch_seconds histogram" in text
+        assert "fusionhub_detector_process_resident_memory_bytes " in text
+
+
+def detector_frames(text: str) -> float:
+    for line in text.splitlines():
+        if line.startswith("fusionhub_detector_frames_total "):
+            return float(line.split()[1])
+    return 0
 
 
 async def test_missing_model_is_a_start_up_error(make_hub, tmp_path) -> None:  # noqa: F811

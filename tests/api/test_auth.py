@@ -17,7 +17,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from mediaserver import token_cli
 from mediaserver.api.auth import Access, RedactingAccessLogger, error_middleware
-from mediaserver.api.metrics import Metrics
 from mediaserver.api.principal import (
     Principal,
     TokenError,
@@ -28,6 +27,7 @@ from mediaserver.api.principal import (
 from mediaserver.config import SourceConfig, load_settings
 from mediaserver.config.services import AuthConfig
 from mediaserver.errors import ConfigError, SourceInvalid, SourceNotFound
+from mediaserver.metrics import Metrics
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
 SOURCES = {
