@@ -93,6 +93,7 @@ class Hub:
         self.probes: ProbeScheduler | None = None
         self.whep: WhepEndpoint
         self.http_port: int | None = None
+        self.http_app: web.Application | None = None
 
     def _on_close(self, name: str, closer: Callable[[], Awaitable[object]]) -> None:
         self._closers.append((name, closer))
@@ -205,7 +206,7 @@ class Hub:
                 vp8_profile=TranscodeProfile(bitrate=s.whip.vp8_bitrate))
             self._on_close("whip", self.whip_publish.aclose)
         web_app = await asyncio.to_thread(WebApp, auth_mode=s.auth.mode)  # looks at web/
-        app = self._build_http_app(web_app)
+        app = self.http_app = self._build_http_app(web_app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=STEP_TIMEOUT)
         await runner.setup()
         site = web.TCPSite(runner, s.http.host, s.http.port)
