@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from fractions import Fraction
 
 import aiohttp
+import av
+import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from mediaserver.config.transcode import TranscodeProfile
 from signalling.peer import restrict_host_addresses
 from signalling.whep_client import WhepClient
 from signalling.whip_audio import AudioRelay
@@ -20,6 +25,7 @@ from signalling.whip_receiver import (
     h264_access_unit,
     tap_receiver,
 )
+from signalling.whip_session import WhipSession
 from tests.e2e.conftest import token
 from tests.transcode.field_hub import running_field_hub
 
@@ -245,3 +251,45 @@ def test_receiver_tap_bounds_the_decoder_queue_and_resumes_at_a_keyframe():
     tap.put(None)  # the end-of-stream sentinel gets through a full queue
     tap.put(None)
     assert tap.qsize() == 2
+
+
+class NullPush:
+    """The publisher-session neighbour of a WHIP session: takes what it is given."""
+
+    def begin(self, track):
+        pass
+
+    def publish(self, au):
+        pass
+
+
+class EndlessVideo:
+    kind = "video"
+
+    def __init__(self):
+        self.pts = 0
+
+    async def recv(self):
+        frame = av.VideoFrame.from_ndarray(np.zeros((720, 1280, 3), np.uint8), format="rgb24")
+        frame.pts, frame.time_base = self.pts, Fraction(1, 90_000)
+        self.pts += 3600
+        return frame
+
+
+def encode_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("whip-encode-cam-x")]
+
+
+async def test_vp8_reencoder_waits_for_its_encode_thread_when_the_session_ends():
+    session = WhipSession("s" * 16, "cam-x", RTCPeerConnection(), NullPush(), ice_ufrag=None,
+                          vp8_profile=TranscodeProfile(preset="ultrafast"), pli_interval=2,
+                          media_timeout=5)
+    session._on_track(EndlessVideo())
+    (reader,) = session._tasks
+    async with asyncio.timeout(10):
+        while not encode_threads():  # an encode is running in the session's thread
+            await asyncio.sleep(0.001)
+    reader.cancel()
+    await asyncio.wait([reader])
+    assert encode_threads() == []  # joined before the reader ended, not left running
+    await session.pc.close()
