@@ -290,7 +290,8 @@ class Hub:
         self._tasks.append(task)
 
     async def aclose(self) -> None:
-        """Stop everything in the documented order; bounded, errors logged, never raises."""
+        """Stop everything in the documented order; bounded, errors logged, never raises (a
+        cancellation of the caller still propagates)."""
         await cancel_and_wait(*self._tasks)  # a cancel of our caller still propagates
         self._tasks.clear()
         while self._closers:

@@ -6,7 +6,6 @@ scrape time.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,8 +18,6 @@ from ..metrics import CONTENT_TYPE, Collector, Metrics, Sample
 if TYPE_CHECKING:
     from ..core.stream import Stream
     from ..core.subscriber import Subscriber
-
-logger = logging.getLogger(__name__)
 
 #: Seconds without an access unit after which a stream's fps and bitrate read 0.
 STALE_AFTER = 5.0
