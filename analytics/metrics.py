@@ -1,6 +1,7 @@
 """Prometheus samples of the analytics pipeline (a collector for ``Metrics.add_collector``):
 samples taken and skipped by reason, detector queue drops and results, alerts raised by kind,
-clips written and failed, alert events outboxed and replayed."""
+clips written and failed, alert events outboxed and replayed; and the detector process's own
+metrics (:class:`DetectorProcessCollector`, for ``Metrics.register``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import collections
 from collections.abc import Iterable
 from typing import Any
 
-from mediaserver.api.metrics import Sample
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+
+from mediaserver.metrics import Sample
 
 
 def analytics_collector(hub_analytics: Any):
@@ -46,3 +50,20 @@ def analytics_collector(hub_analytics: Any):
                          "counter", f"Alert event writes {name.replace('_', ' ')}")
 
     return collect
+
+
+class DetectorProcessCollector:
+    """The local detector process's registry as it last sent it (``fusionhub_detector_*``:
+    frames, batches, batch seconds, the process's CPU and memory); nothing while analytics
+    runs without a local process."""
+
+    def __init__(self, hub_analytics: Any) -> None:
+        self._service = hub_analytics.service
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        text = getattr(self._service.detector, "metrics_text", "")
+        if text:
+            yield from text_string_to_metric_families(text)

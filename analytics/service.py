@@ -69,14 +69,15 @@ class AnalyticsService:
     async def start(self) -> None:
         if not self.config.enabled:
             return
-        catalog = load_catalog(self.config.models)
+        catalog = await asyncio.to_thread(load_catalog, self.config.models)
         self.kinds = tuple(sorted({k for _, s in catalog.active()
                                    for k in s.classes.values() if k}))
         if self.config.detector == "process":
-            self.detector = DetectorProcess(self.config.models, backend=self.config.backend,
-                                            threads=self.config.threads,
-                                            batch=self.config.batch,
-                                            queue_size=self.config.queue)
+            # creating its pipes and queues blocks briefly: off the loop
+            self.detector = await asyncio.to_thread(
+                DetectorProcess, self.config.models, backend=self.config.backend,
+                threads=self.config.threads, batch=self.config.batch,
+                queue_size=self.config.queue)
             self.detector.on_result = self._on_result
             await self.detector.start()
             self.input_size = self.detector.input_size

@@ -12,6 +12,8 @@ from typing import ClassVar
 
 from aiortc import RTCPeerConnection
 
+from mediaserver.core.tasks import cancel_and_wait
+
 logger = logging.getLogger(__name__)
 
 
@@ -71,12 +73,7 @@ class SessionLifecycle:
 
     async def cancel(self) -> None:
         """Last resort for the endpoint's ``aclose`` when teardown overran its time."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     # -- internals --------------------------------------------------------------------------
 

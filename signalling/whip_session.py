@@ -187,7 +187,8 @@ class WhipSession(SessionLifecycle):
                     if not self._publish(au):
                         return
         finally:
-            executor.shutdown(wait=False, cancel_futures=True)
+            # wait (in a thread) for an encode still running: nothing touches the encoder after
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
     async def _pli_ticker(self) -> None:
         """Ask the publisher for a keyframe now, every ``pli_interval`` seconds and when a

@@ -14,6 +14,7 @@ Routes (JSON errors as in :mod:`mediaserver.http.errors`; out of scope answers 4
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -51,7 +52,7 @@ class AlertsApi:
         self._store = store
         self._access = access
         self._raise = raise_alert
-        self._data_dir = Path(data_dir).resolve()
+        self._data_dir = Path(data_dir)  # resolved where files are looked up, in a thread
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/alerts", self.list)
@@ -81,13 +82,21 @@ class AlertsApi:
             raise _not_found()
         return principal, record
 
-    def _file(self, record: dict[str, str], field: str) -> Path:
+    async def _file(self, record: dict[str, str], field: str) -> Path:
         rel = record.get(field) or ""
         if not rel:
             raise ApiError(404, "not_found", f"no {field} for this alert yet")
-        path = (self._data_dir / rel).resolve()
-        if not path.is_relative_to(self._data_dir) or not path.is_file():
+        path = await asyncio.to_thread(self._existing_file, rel)
+        if path is None:
             raise ApiError(404, "not_found", f"no {field} for this alert yet")
+        return path
+
+    def _existing_file(self, rel: str) -> Path | None:
+        """Blocking (resolves links, stats): the file under the data dir, None otherwise."""
+        root = self._data_dir.resolve()
+        path = (root / rel).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            return None
         return path
 
     # -- handlers ---------------------------------------------------------------------------
@@ -165,7 +174,7 @@ class AlertsApi:
     @api_handler
     async def snapshot(self, request: web.Request) -> web.StreamResponse:
         _, record = await self._load(request, "view")
-        return web.FileResponse(self._file(record, "snapshot"),
+        return web.FileResponse(await self._file(record, "snapshot"),
                                 headers={"Content-Type": "image/jpeg",
                                          "Cache-Control": "private, max-age=3600"})
 
@@ -173,7 +182,7 @@ class AlertsApi:
     async def clip(self, request: web.Request) -> web.StreamResponse:
         _, record = await self._load(request, "view")
         # FileResponse answers Range requests with 206 + Content-Range
-        return web.FileResponse(self._file(record, "clip"),
+        return web.FileResponse(await self._file(record, "clip"),
                                 headers={"Content-Type": "video/mp4",
                                          "Cache-Control": "private, max-age=3600"})
 

@@ -30,6 +30,7 @@ class Outbox:
         self.lost = 0
 
     def pending(self) -> bool:
+        """Whether writes wait for replay (blocking: a stat; call it in a thread)."""
         try:
             return self.path.stat().st_size > 0
         except FileNotFoundError:

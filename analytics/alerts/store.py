@@ -112,7 +112,7 @@ class AlertStore:
         self._local[record["alert_id"]] = dict(record)
         self.stats["events"] += 1
         async with self._lock:
-            if not self.outbox.pending():
+            if not await asyncio.to_thread(self.outbox.pending):
                 try:
                     await self._apply(write)
                     return
@@ -156,7 +156,7 @@ class AlertStore:
     async def _replay_loop(self) -> None:
         while True:
             await asyncio.sleep(REPLAY_INTERVAL)
-            if self.outbox.pending():
+            if await asyncio.to_thread(self.outbox.pending):
                 await self.flush_outbox()
 
     # -- reads ------------------------------------------------------------------------------

@@ -8,7 +8,10 @@ back-pressure point (the hub drops and counts when it is full). For scale-out th
 
 Protocol: requests ``(seq, source_id, image HWC uint8, Letterbox)``; replies
 ``("ready", info)`` once, then ``("result", seq, source_id, [Detection.as_json()...], ms)``;
-``("error", message)`` when the models cannot be loaded. ``None`` ends the worker.
+``("error", message)`` when the models cannot be loaded. ``None`` ends the worker. Every
+``METRICS_INTERVAL`` seconds the worker also replies ``("metrics", text)``: its own Prometheus
+registry (inference counters and times, the process's CPU and memory) in the text format, which
+the hub re-exposes on its ``/metrics`` (:attr:`DetectorProcess.metrics_text`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,46 @@ from mediaserver.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0
+#: Seconds between the worker's metrics replies.
+METRICS_INTERVAL = 2.0
+
+
+class _WorkerMetrics:
+    """The detector process's own registry (lives in the child)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import (
+            CollectorRegistry,
+            Counter,
+            Histogram,
+            ProcessCollector,
+            disable_created_metrics,
+        )
+
+        disable_created_metrics()
+        self.registry = CollectorRegistry()
+        ProcessCollector(namespace="fusionhub_detector", registry=self.registry)
+        self.frames = Counter("fusionhub_detector_frames_total", "Frames the detector process "
+                              "ran the models on", registry=self.registry)
+        self.batches = Counter("fusionhub_detector_batches_total", "Inference batches",
+                               registry=self.registry)
+        self.seconds = Histogram("fusionhub_detector_batch_seconds", "Seconds per inference "
+                                 "batch (all default models)", registry=self.registry,
+                                 buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self._sent = 0.0
+
+    def observe(self, frames: int, seconds: float) -> None:
+        self.frames.inc(frames)
+        self.batches.inc()
+        self.seconds.observe(seconds)
+
+    def send_due(self, replies: mp.Queue, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._sent >= METRICS_INTERVAL:
+            from prometheus_client import generate_latest
+
+            self._sent = now
+            replies.put(("metrics", generate_latest(self.registry).decode()))
 
 
 def worker_main(catalog_path: str, backend: str, threads: int, batch: int,
@@ -43,6 +86,8 @@ def worker_main(catalog_path: str, backend: str, threads: int, batch: int,
         replies.put(("error", str(exc)))
         return
     replies.put(("ready", {"input": list(detector.input_size)}))
+    metrics = _WorkerMetrics()
+    metrics.send_due(replies, force=True)
     parent = os.getppid()
     while True:
         try:
@@ -50,6 +95,7 @@ def worker_main(catalog_path: str, backend: str, threads: int, batch: int,
         except queue.Empty:
             if os.getppid() != parent:
                 return  # the hub died (SIGKILL): never linger as an orphan
+            metrics.send_due(replies)
             continue
         if job is None:
             return
@@ -65,9 +111,12 @@ def worker_main(catalog_path: str, backend: str, threads: int, batch: int,
             jobs.append(nxt)
         started = time.perf_counter()
         results = detector.detect([j[2] for j in jobs], [j[3] for j in jobs])
-        ms = (time.perf_counter() - started) * 1000 / len(jobs)
+        elapsed = time.perf_counter() - started
+        ms = elapsed * 1000 / len(jobs)
         for j, dets in zip(jobs, results, strict=True):
             replies.put(("result", j[0], j[1], [d.as_json() for d in dets], ms))
+        metrics.observe(len(jobs), elapsed)
+        metrics.send_due(replies)
 
 
 OnResult = Callable[[int, str, list[dict[str, Any]], float], None]
@@ -91,6 +140,8 @@ class DetectorProcess:
         self.submitted = 0
         self.dropped = 0
         self.completed = 0
+        #: the worker's latest metrics, Prometheus text format ("" until the first arrive)
+        self.metrics_text = ""
 
     @property
     def pid(self) -> int | None:
@@ -98,7 +149,7 @@ class DetectorProcess:
 
     async def start(self) -> None:
         """Start and wait for the models to load; ConfigError when they cannot."""
-        self._proc.start()
+        await asyncio.to_thread(self._proc.start)  # spawning writes pipes: off the loop
         try:
             reply = await asyncio.to_thread(self._replies.get, True, START_TIMEOUT)
         except queue.Empty:
@@ -136,7 +187,9 @@ class DetectorProcess:
                 continue
             except (EOFError, OSError):
                 return
-            if reply[0] == "result" and self.on_result is not None:
+            if reply[0] == "metrics":
+                self.metrics_text = reply[1]
+            elif reply[0] == "result" and self.on_result is not None:
                 self.completed += 1
                 try:
                     loop.call_soon_threadsafe(self.on_result, *reply[1:])

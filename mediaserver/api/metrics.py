@@ -1,232 +1,27 @@
-"""A tiny Prometheus registry (text exposition format 0.0.4, no external dependency).
+"""``GET /metrics`` and the per-stream collector (the registry is :mod:`mediaserver.metrics`).
 
-Components register counters and gauges once and update them in place::
-
-    failures = metrics.counter("fusionhub_auth_failures_total", "Failed authentications",
-                               labels=("reason",))
-    failures.labels("expired").inc()
-
-Live state that already sits on objects (streams, subscribers, sessions) is read at scrape time
-by *collectors*: callables returning an iterable of :class:`Sample`. ``render()`` groups samples
-by metric name, so each family gets one ``# HELP`` / ``# TYPE`` header.
+Per-stream series are read from the live :class:`~mediaserver.core.stream.Stream` objects at
+scrape time.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from ..metrics import CONTENT_TYPE, Collector, Metrics, Sample
 
 if TYPE_CHECKING:
     from ..core.interfaces import StreamProvider
     from ..core.stream import Stream
     from ..core.subscriber import Subscriber
 
-logger = logging.getLogger(__name__)
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-#: Children (label combinations) one metric may hold; beyond it new ones are dropped and counted.
-MAX_CHILDREN = 10_000
-
 #: Seconds without an access unit after which a stream's fps and bitrate read 0.
 STALE_AFTER = 5.0
-
-_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-
-Labels = Mapping[str, str] | tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One value of one metric, as a collector reports it."""
-
-    name: str
-    value: float
-    labels: Labels = ()
-    kind: str = "gauge"  # "gauge" | "counter" | "untyped"
-    help: str = ""
-
-
-Collector = Callable[[], Iterable[Sample]]
-
-
-def escape_label_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def format_value(value: float) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
-
-
-def _label_items(labels: Labels) -> tuple[tuple[str, str], ...]:
-    return tuple(labels.items()) if isinstance(labels, Mapping) else tuple(labels)
-
-
-def format_sample(name: str, labels: Labels, value: float) -> str:
-    items = _label_items(labels)
-    if not items:
-        return f"{name} {format_value(value)}"
-    body = ",".join(f'{k}="{escape_label_value(str(v))}"' for k, v in items)
-    return f"{name}{{{body}}} {format_value(value)}"
-
-
-class _Child:
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value: float = 0
-
-    def inc(self, amount: float = 1) -> None:
-        self.value += amount
-
-
-class _GaugeChild(_Child):
-    __slots__ = ()
-
-    def set(self, value: float) -> None:
-        self.value = value
-
-    def dec(self, amount: float = 1) -> None:
-        self.value -= amount
-
-
-@dataclass(eq=False)
-class Metric:
-    """A counter or gauge with a fixed tuple of label names."""
-
-    name: str
-    help: str
-    kind: str
-    labelnames: tuple[str, ...]
-    _children: dict[tuple[str, ...], _Child] = field(default_factory=dict)
-    overflow: int = 0
-
-    def labels(self, *values: str, **by_name: str) -> _Child:
-        if by_name:
-            if values:
-                raise ValueError("pass label values by position or by name, not both")
-            values = tuple(by_name[n] for n in self.labelnames)
-        key = tuple(str(v) for v in values)
-        if len(key) != len(self.labelnames):
-            raise ValueError(f"{self.name} takes labels {self.labelnames}")
-        child = self._children.get(key)
-        if child is None:
-            child = _GaugeChild() if self.kind == "gauge" else _Child()
-            if len(self._children) >= MAX_CHILDREN:
-                self.overflow += 1  # counted, not kept: cardinality stays bounded
-                return child
-            self._children[key] = child
-        return child
-
-    def remove(self, *values: str) -> None:
-        """Forget one label combination (e.g. a source that went away)."""
-        self._children.pop(tuple(str(v) for v in values), None)
-
-    def inc(self, amount: float = 1) -> None:
-        self.labels().inc(amount)
-
-    def set(self, value: float) -> None:
-        if self.kind != "gauge":
-            raise TypeError(f"{self.name} is a {self.kind}")
-        child = self.labels()
-        assert isinstance(child, _GaugeChild)
-        child.set(value)
-
-    def value(self, *values: str) -> float:
-        child = self._children.get(tuple(str(v) for v in values))
-        return child.value if child is not None else 0
-
-    def samples(self) -> Iterable[Sample]:
-        for key, child in self._children.items():
-            yield Sample(self.name, child.value, tuple(zip(self.labelnames, key, strict=True)),
-                         self.kind, self.help)
-
-
-class Metrics:
-    """The registry: owned metrics plus collectors read at scrape time."""
-
-    def __init__(self) -> None:
-        self._metrics: dict[str, Metric] = {}
-        self._collectors: list[Collector] = []
-        self.collector_errors = 0
-
-    def counter(self, name: str, help: str, labels: tuple[str, ...] = ()) -> Metric:
-        return self._register(name, help, "counter", labels)
-
-    def gauge(self, name: str, help: str, labels: tuple[str, ...] = ()) -> Metric:
-        return self._register(name, help, "gauge", labels)
-
-    def _register(self, name: str, help: str, kind: str, labels: tuple[str, ...]) -> Metric:
-        if not _NAME_RE.match(name):
-            raise ValueError(f"invalid metric name {name!r}")
-        for label in labels:
-            if not _LABEL_RE.match(label) or label.startswith("__"):
-                raise ValueError(f"invalid label name {label!r}")
-        existing = self._metrics.get(name)
-        if existing is not None:
-            if existing.kind != kind or existing.labelnames != tuple(labels):
-                raise ValueError(f"metric {name} already registered differently")
-            return existing
-        metric = Metric(name, help, kind, tuple(labels))
-        self._metrics[name] = metric
-        return metric
-
-    def get(self, name: str) -> Metric | None:
-        return self._metrics.get(name)
-
-    def add_collector(self, fn: Collector) -> None:
-        self._collectors.append(fn)
-
-    def remove_collector(self, fn: Collector) -> None:
-        self._collectors.remove(fn)
-
-    def collect(self) -> list[Sample]:
-        samples: list[Sample] = []
-        for metric in self._metrics.values():
-            samples.extend(metric.samples())
-        for fn in self._collectors:
-            try:
-                samples.extend(fn())
-            except Exception:  # noqa: BLE001 - one broken collector must not hide the rest
-                self.collector_errors += 1
-                logger.exception("metrics collector %r failed", fn)
-        samples.append(Sample("fusionhub_metrics_collector_errors_total",
-                              self.collector_errors, (), "counter",
-                              "Collectors that raised during a scrape"))
-        return samples
-
-    def render(self) -> str:
-        """The whole registry in the Prometheus text format 0.0.4."""
-        families: dict[str, list[Sample]] = {}
-        for sample in self.collect():
-            families.setdefault(sample.name, []).append(sample)
-        lines: list[str] = []
-        for name, samples in families.items():
-            first = samples[0]
-            if first.help:
-                lines.append(f"# HELP {name} {escape_help(first.help)}")
-            lines.append(f"# TYPE {name} {first.kind}")
-            lines.extend(format_sample(name, s.labels, s.value) for s in samples)
-        return "\n".join(lines) + "\n"
 
 
 class MetricsApi:

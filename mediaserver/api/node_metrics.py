@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from .metrics import Collector, Sample
+from ..metrics import Collector, Sample
 
 
 class _RtspStats(Protocol):

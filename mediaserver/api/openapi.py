@@ -1,19 +1,28 @@
 """The public HTTP contract as an OpenAPI 3.1 document, served at ``GET /api/v1/openapi.json``.
 
-The Source schemas are generated from :class:`~mediaserver.config.sources.SourceConfig`, so the
-document follows the validation rules (id pattern, group path, kinds) without a second copy.
-Keep this file, ``docs/api.md`` and the handlers in step: the routes are a public interface.
+The document is generated from the application's route table: every route of ``app.router``
+has exactly one declaration here (or in :mod:`.openapi_field`) — its operation, or an entry in
+:data:`NOT_IN_API` for the web pages and static files — and the document holds the declared
+operations of the routes that exist. A route without a declaration stops the hub at start-up
+(``RuntimeError`` naming it), so the document cannot drift from the router. JSON bodies are the
+pydantic models of :mod:`.schemas`; the Source schemas come from
+:class:`~mediaserver.config.sources.SourceConfig`, so the document follows the validation rules
+(id pattern, group path, kinds) without a second copy. Keep ``docs/api.md`` in step too.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from ..config.sources import SourceConfig
+from . import schemas as bodies
 
 Schema = dict[str, Any]
 
@@ -32,7 +41,7 @@ _ERROR_RESPONSES: dict[str, tuple[str, str]] = {
 }
 
 
-#: WHEP answers errors as text/plain (what WHEP clients expect), with the same statuses.
+#: WHEP and WHIP answer errors as text/plain (what their clients expect), with the same statuses.
 _WHEP_POST_ERRORS = {
     "400": "Invalid source id, garbage SDP or no a=fingerprint",
     "401": "Missing or invalid token (WWW-Authenticate: Bearer)",
@@ -44,7 +53,7 @@ _WHEP_POST_ERRORS = {
     "503": "Session cap reached or shutting down (Retry-After)",
     "504": "The source gave no keyframe in time",
 }
-_WHEP_PATCH_ERRORS = {
+SESSION_PATCH_ERRORS = {
     "400": "Malformed sdpfrag",
     "404": "No such session",
     "412": "If-Match does not match the session's ETag",
@@ -53,7 +62,12 @@ _WHEP_PATCH_ERRORS = {
 }
 
 
-def _text_errors(errors: dict[str, str]) -> dict[str, Schema]:
+#: the headers of a CORS preflight answer (WHEP and WHIP)
+CORS_HEADERS = {"Access-Control-Allow-Origin": {"schema": {"type": "string"}},
+                "Access-Control-Allow-Methods": {"schema": {"type": "string"}}}
+
+
+def text_errors(errors: dict[str, str]) -> dict[str, Schema]:
     return {code: {"description": text, "content": {"text/plain": {"schema": {
         "type": "string"}}}} for code, text in errors.items()}
 
@@ -62,15 +76,21 @@ def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: Schema, description: str) -> Schema:
+def json_response(schema: Schema | type[BaseModel], description: str) -> Schema:
+    if isinstance(schema, type):
+        schema = _ref(schema.__name__)
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def json_request(model: type[BaseModel]) -> Schema:
+    return {"required": True, "content": {"application/json": {"schema": _ref(model.__name__)}}}
 
 
 def _param(name: str) -> Schema:
     return {"$ref": f"#/components/parameters/{name}"}
 
 
-def _op(op_id: str, summary: str, tag: str, responses: dict[str, Any], *,
+def operation(op_id: str, summary: str, tag: str, responses: dict[str, Any], *,
         errors: tuple[str, ...] = ("401",), params: tuple[str, ...] = (),
         body: Schema | None = None, public: bool = False, **extra: Any) -> Schema:
     op: Schema = {"operationId": op_id, "summary": summary, "tags": [tag],
@@ -111,61 +131,21 @@ def _source_schemas() -> dict[str, Schema]:
     return schemas
 
 
+#: the body models the document declares (their nested models come along)
+MODELS: tuple[type[BaseModel], ...] = (
+    bodies.Error, bodies.Status, bodies.Page, bodies.ImportResult, bodies.Groups,
+    bodies.Health, bodies.Info, bodies.SnapshotEvent, bodies.StatusEvent, bodies.Alert,
+    bodies.AlertPage, bodies.AlertInput, bodies.AlertReview, bodies.LocationReport)
+
+
 def _schemas() -> dict[str, Schema]:
-    nullable_int = {"type": ["integer", "null"]}
     schemas = _source_schemas()
-    schemas.update({
-        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-            "type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string", "examples": ["unauthorized", "forbidden",
-                                                        "not_found", "invalid"]},
-                "message": {"type": "string"}}}}},
-        "Status": {"type": "object", "required": ["state"], "properties": {
-            "state": {"enum": ["offline", "online", "streaming", "error"]},
-            "since": {"type": ["number", "null"], "description": "Unix time of the last "
-                      "state change"},
-            "node": {"type": ["string", "null"]},
-            "codec": {"type": ["string", "null"], "examples": ["h264", "h265"]},
-            "width": nullable_int, "height": nullable_int,
-            "fps": {"type": ["number", "null"]},
-            "bitrate": {"type": ["number", "null"], "description": "bits per second"},
-            "viewers": nullable_int,
-            "last_error": {"type": ["string", "null"], "description": "Scrubbed of "
-                           "credentials"}}},
-        "Page": {"type": "object", "required": ["items", "total", "limit"], "properties": {
-            "items": {"type": "array", "items": _ref("Source")},
-            "total": {"type": "integer"}, "limit": {"type": "integer"},
-            "offset": {"type": ["integer", "null"]},
-            "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for "
-                            "the next page; null on the last page"}}},
-        "ImportResult": {"type": "object", "properties": {
-            "imported": {"type": "integer"}, "failed": {"type": "integer"},
-            "errors": {"type": "array", "items": {"type": "object", "properties": {
-                "row": {"type": "integer"}, "id": {"type": ["string", "null"]},
-                "field": {"type": ["string", "null"]}, "message": {"type": "string"}}}}}},
-        "Groups": {"type": "object", "description": "Source count per group path, subgroups "
-                   "included; only groups the token sees",
-                   "additionalProperties": {"type": "integer"}},
-        "Health": {"type": "object", "required": ["status", "checks"], "properties": {
-            "status": {"enum": ["ok", "fail"]},
-            "checks": {"type": "object", "additionalProperties": {
-                "type": "string", "description": "`ok` or `fail: reason`"}}}},
-        "Info": {"type": "object", "properties": {"version": {"type": "string"},
-                                                  "auth_mode": {"enum": ["jwt", "none"]}}},
-        "SnapshotEvent": {"type": "object", "description": "First WebSocket message",
-                          "required": ["v", "type", "states"], "properties": {
-                              "v": {"const": 1}, "type": {"const": "snapshot"},
-                              "states": {"type": "object", "additionalProperties": {
-                                  "enum": ["offline", "online", "streaming", "error"]}}}},
-        "StatusEvent": {"type": "object", "description": "Coalesced state changes",
-                        "required": ["v", "type", "changes"], "properties": {
-                            "v": {"const": 1}, "type": {"const": "status"},
-                            "changes": {"type": "array", "items": {"type": "object",
-                                        "properties": {"source_id": {"type": "string"},
-                                                       "state": {"type": "string"},
-                                                       "prev": {"type": ["string", "null"]},
-                                                       "since": {"type": "number"}}}}}},
-    })
+    for model in MODELS:
+        generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(generated.pop("$defs", {}))
+        schemas[model.__name__] = generated
+    for model_name, field in bodies.SOURCE_LISTS.items():
+        schemas[model_name]["properties"][field] = {"type": "array", "items": _ref("Source")}
     return schemas
 
 
@@ -179,6 +159,8 @@ def _parameters() -> dict[str, Schema]:
                      "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}},
         "SessionId": {"name": "session_id", "in": "path", "required": True,
                       "schema": {"type": "string"}},
+        "AlertId": {"name": "alert_id", "in": "path", "required": True,
+                    "schema": {"type": "string"}},
         "Limit": query("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
                                  "default": 100}, "Page size"),
         "Offset": query("offset", {"type": "integer", "minimum": 0}, "Items to skip"),
@@ -197,128 +179,182 @@ def _parameters() -> dict[str, Schema]:
     }
 
 
-def _paths() -> dict[str, Schema]:
+Declaration = tuple[str, str, Schema]  # (method, path as documented, operation)
+
+
+def _routes() -> list[Declaration]:
     source = _ref("Source")
     sdp = {"application/sdp": {"schema": {"type": "string"}}}
-    cors = {"Access-Control-Allow-Origin": {"schema": {"type": "string"}},
-            "Access-Control-Allow-Methods": {"schema": {"type": "string"}}}
+    cors = CORS_HEADERS
     ok204 = {"204": {"description": "Done"}}
-    return {
-        "/api/v1/sources": {
-            "get": _op("listSources", "List sources the token sees", "sources",
-                       {"200": _json(_ref("Page"), "One page")}, errors=("400", "401"),
-                       params=("Limit", "Offset", "Cursor", "Group", "State", "Q")),
-            "post": _op("createSource", "Create a source (admin)", "sources",
-                        {"201": {**_json(source, "Created"), "headers": {
-                            "Location": {"schema": {"type": "string"}}}}},
-                        errors=("400", "401", "403", "409", "422"),
-                        body={"required": True, "content": {"application/json": {
-                            "schema": _ref("SourceInput")}}})},
-        "/api/v1/sources/import": {
-            "post": _op("importSources", "Bulk import (admin); valid rows are imported, "
-                        "invalid ones reported with their row number", "sources",
-                        {"200": _json(_ref("ImportResult"), "Summary")},
-                        errors=("400", "401", "403", "413", "415"), params=("ImportMode",),
-                        body={"required": True, "content": {
-                            "text/csv": {"schema": {"type": "string", "description":
-                                         "Header: id,name,group,kind,url,publish,always_on,"
-                                         "lat,lon,tags"}},
-                            "application/json": {"schema": {"oneOf": [
-                                {"type": "array", "items": _ref("SourceInput")},
-                                {"type": "object", "properties": {"sources": {
-                                    "type": "array", "items": _ref("SourceInput")}}}]}},
-                            "application/x-ndjson": {"schema": {"type": "string"}}}})},
-        "/api/v1/sources/{source_id}": {
-            "parameters": [_param("SourceId")],
-            "get": _op("getSource", "One source", "sources", {"200": _json(source, "Source")},
-                       errors=("401", "404")),
-            "patch": _op("patchSource", "Change fields of a source (admin)", "sources",
-                         {"200": _json(source, "Updated")},
-                         errors=("400", "401", "403", "404", "422"),
-                         body={"required": True, "content": {"application/json": {
-                             "schema": _ref("SourcePatch")}}}),
-            "delete": _op("deleteSource", "Delete a source (admin)", "sources", ok204,
-                          errors=("401", "403", "404"))},
-        "/api/v1/sources/{source_id}/status": {
-            "parameters": [_param("SourceId")],
-            "get": _op("getSourceStatus", "Live status", "sources",
-                       {"200": _json(_ref("Status"), "Status")}, errors=("401", "404"))},
-        "/api/v1/sources/{source_id}/snapshot.jpg": {
-            "parameters": [_param("SourceId")],
-            "get": _op("getSnapshot", "JPEG of the latest keyframe (starts the source on "
-                       "demand)", "sources",
-                       {"200": {"description": "JPEG", "content": {"image/jpeg": {
-                           "schema": {"type": "string", "contentMediaType": "image/jpeg"}}}}},
-                       errors=("400", "401", "404", "503", "504"), params=("Width", "Token"))},
-        "/api/v1/groups": {
-            "get": _op("listGroups", "Group tree with source counts", "sources",
-                       {"200": _json(_ref("Groups"), "Counts per group")})},
-        "/api/v1/events": {
-            "get": _op("events", "WebSocket: a status snapshot, then deltas and alerts",
-                       "events", {"101": {"description": "Switching to WebSocket. Server "
-                                          "messages are JSON text frames: first a "
-                                          "SnapshotEvent, then StatusEvent deltas and other "
-                                          "types (alerts) filtered by the token's groups."}},
-                       params=("Token",), **{"x-websocket-messages": [
-                           _ref("SnapshotEvent"), _ref("StatusEvent")]})},
-        "/api/v1/info": {
-            "get": _op("info", "Server version and auth mode", "meta",
-                       {"200": _json(_ref("Info"), "Info")}, errors=(), public=True)},
-        "/api/v1/openapi.json": {
-            "get": _op("openapi", "This document", "meta",
-                       {"200": {"description": "OpenAPI 3.1", "content": {
-                           "application/json": {"schema": {"type": "object"}}}}},
-                       errors=(), public=True)},
-        "/whep/{source_id}": {
-            "parameters": [_param("SourceId")],
-            "post": _op("whepStart", "WHEP: start viewing (SDP offer in, complete answer out; "
-                        "the token is checked before any peer connection exists)", "whep",
-                        {"201": {"description": "SDP answer", "content": sdp, "headers": {
-                            "Location": {"schema": {"type": "string"}, "description":
-                                         "/whep/sessions/{session_id}"},
-                            "ETag": {"schema": {"type": "string"}},
-                            "Link": {"schema": {"type": "string"}, "description":
-                                     "ICE servers (rel=ice-server) when configured"}}},
-                         **_text_errors(_WHEP_POST_ERRORS)},
-                        errors=(), body={"required": True, "content": sdp}),
-            "options": _op("whepPreflight", "CORS preflight", "whep",
-                           {"204": {"description": "CORS", "headers": cors}}, errors=(),
-                           public=True)},
-        "/whep/sessions/{session_id}": {
-            "parameters": [_param("SessionId")],
-            "delete": _op("whepStop", "End a viewing session (the session URL is the "
-                          "capability: no token needed)", "whep",
-                          {"200": {"description": "Ended"}, **_text_errors({"404": "No such "
-                                                                           "session"})},
-                          errors=(), public=True),
-            "patch": _op("whepPatch", "Trickle ICE candidates (ICE restart is refused)",
-                         "whep", {**ok204, **_text_errors(_WHEP_PATCH_ERRORS)}, errors=(),
-                         public=True, body={"required": True, "content": {
-                             "application/trickle-ice-sdpfrag": {"schema": {"type": "string"}}}}),
-            "options": _op("whepSessionPreflight", "CORS preflight", "whep",
-                           {"204": {"description": "CORS", "headers": cors}}, errors=(),
-                           public=True)},
-        "/healthz": {
-            "get": _op("health", "Health checks", "meta",
-                       {"200": _json(_ref("Health"), "Healthy"),
-                        "503": _json(_ref("Health"), "A check failed")},
-                       errors=(), public=True)},
-        "/metrics": {
-            "get": _op("metrics", "Prometheus metrics (text format 0.0.4)", "meta",
-                       {"200": {"description": "Metrics", "content": {
-                           "text/plain": {"schema": {"type": "string"}}}}},
-                       errors=(), public=True)},
-    }
+    sid = ("SourceId",)
+    return [
+        ("GET", "/api/v1/sources",
+         operation("listSources", "List sources the token sees", "sources",
+             {"200": json_response(bodies.Page, "One page")}, errors=("400", "401"),
+             params=("Limit", "Offset", "Cursor", "Group", "State", "Q"))),
+        ("POST", "/api/v1/sources",
+         operation("createSource", "Create a source (admin)", "sources",
+             {"201": {**json_response(source, "Created"), "headers": {
+                 "Location": {"schema": {"type": "string"}}}}},
+             errors=("400", "401", "403", "409", "422"),
+             body={"required": True, "content": {"application/json": {
+                 "schema": _ref("SourceInput")}}})),
+        ("POST", "/api/v1/sources/import",
+         operation("importSources", "Bulk import (admin); valid rows are imported, invalid ones "
+             "reported with their row number", "sources",
+             {"200": json_response(bodies.ImportResult, "Summary")},
+             errors=("400", "401", "403", "413", "415"), params=("ImportMode",),
+             body={"required": True, "content": {
+                 "text/csv": {"schema": {"type": "string", "description":
+                              "Header: id,name,group,kind,url,publish,always_on,lat,lon,tags"}},
+                 "application/json": {"schema": {"oneOf": [
+                     {"type": "array", "items": _ref("SourceInput")},
+                     {"type": "object", "properties": {"sources": {
+                         "type": "array", "items": _ref("SourceInput")}}}]}},
+                 "application/x-ndjson": {"schema": {"type": "string"}}}})),
+        ("GET", "/api/v1/sources/{source_id}",
+         operation("getSource", "One source", "sources", {"200": json_response(source, "Source")},
+             errors=("401", "404"), params=sid)),
+        ("PATCH", "/api/v1/sources/{source_id}",
+         operation("patchSource", "Change fields of a source (admin)", "sources",
+             {"200": json_response(source, "Updated")}, errors=("400", "401", "403", "404", "422"),
+             params=sid, body={"required": True, "content": {"application/json": {
+                 "schema": _ref("SourcePatch")}}})),
+        ("DELETE", "/api/v1/sources/{source_id}",
+         operation("deleteSource", "Delete a source (admin)", "sources", ok204,
+             errors=("401", "403", "404"), params=sid)),
+        ("GET", "/api/v1/sources/{source_id}/status",
+         operation("getSourceStatus", "Live status", "sources",
+             {"200": json_response(bodies.Status, "Status")}, errors=("401", "404"), params=sid)),
+        ("GET", "/api/v1/sources/{source_id}/snapshot.jpg",
+         operation("getSnapshot", "JPEG of the latest keyframe (starts the source on demand)",
+             "sources", {"200": {"description": "JPEG", "content": {"image/jpeg": {
+                 "schema": {"type": "string", "contentMediaType": "image/jpeg"}}}}},
+             errors=("400", "401", "404", "503", "504"), params=(*sid, "Width", "Token"))),
+        ("GET", "/api/v1/groups",
+         operation("listGroups", "Group tree with source counts", "sources",
+             {"200": json_response(bodies.Groups, "Counts per group")})),
+        ("GET", "/api/v1/events",
+         operation("events", "WebSocket: a status snapshot, then deltas and alerts", "events",
+             {"101": {"description": "Switching to WebSocket. Server messages are JSON text "
+                      "frames: first a SnapshotEvent, then StatusEvent deltas and other types "
+                      "(alerts) filtered by the token's groups."}},
+             params=("Token",), **{"x-websocket-messages": [
+                 _ref("SnapshotEvent"), _ref("StatusEvent")]})),
+        ("GET", "/api/v1/info",
+         operation("info", "Server version and auth mode", "meta",
+             {"200": json_response(bodies.Info, "Info")}, errors=(), public=True)),
+        ("GET", "/api/v1/openapi.json",
+         operation("openapi", "This document", "meta",
+             {"200": {"description": "OpenAPI 3.1", "content": {
+                 "application/json": {"schema": {"type": "object"}}}}},
+             errors=(), public=True)),
+        ("POST", "/whep/{source_id}",
+         operation("whepStart", "WHEP: start viewing (SDP offer in, complete answer out; the token "
+             "is checked before any peer connection exists)", "whep",
+             {"201": {"description": "SDP answer", "content": sdp, "headers": {
+                 "Location": {"schema": {"type": "string"}, "description":
+                              "/whep/sessions/{session_id}"},
+                 "ETag": {"schema": {"type": "string"}},
+                 "Link": {"schema": {"type": "string"}, "description":
+                          "ICE servers (rel=ice-server) when configured"}}},
+              **text_errors(_WHEP_POST_ERRORS)},
+             errors=(), params=sid, body={"required": True, "content": sdp})),
+        ("OPTIONS", "/whep/{source_id}",
+         operation("whepPreflight", "CORS preflight", "whep",
+             {"204": {"description": "CORS", "headers": cors}}, errors=(), params=sid,
+             public=True)),
+        ("DELETE", "/whep/sessions/{session_id}",
+         operation("whepStop", "End a viewing session (the session URL is the capability: no "
+             "token needed)", "whep",
+             {"200": {"description": "Ended"}, **text_errors({"404": "No such session"})},
+             errors=(), params=("SessionId",), public=True)),
+        ("PATCH", "/whep/sessions/{session_id}",
+         operation("whepPatch", "Trickle ICE candidates (ICE restart is refused)", "whep",
+             {**ok204, **text_errors(SESSION_PATCH_ERRORS)}, errors=(), params=("SessionId",),
+             public=True, body={"required": True, "content": {
+                 "application/trickle-ice-sdpfrag": {"schema": {"type": "string"}}}})),
+        ("OPTIONS", "/whep/sessions/{session_id}",
+         operation("whepSessionPreflight", "CORS preflight", "whep",
+             {"204": {"description": "CORS", "headers": cors}}, errors=(),
+             params=("SessionId",), public=True)),
+        ("GET", "/healthz",
+         operation("health", "Health checks", "meta",
+             {"200": json_response(bodies.Health, "Healthy"),
+              "503": json_response(bodies.Health, "A check failed")}, errors=(), public=True)),
+        ("GET", "/metrics",
+         operation("metrics", "Prometheus metrics (text format 0.0.4)", "meta",
+             {"200": {"description": "Metrics", "content": {
+                 "text/plain": {"schema": {"type": "string"}}}}}, errors=(), public=True)),
+    ]
 
 
-def build_openapi(version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the hub's public HTTP contract."""
-    from .openapi_field import field_paths, field_schemas
+#: Routes that are not part of the API document: the web app's pages and files (docs/wall.md).
+NOT_IN_API: dict[tuple[str, str], str] = {
+    ("GET", "/"): "the video wall page",
+    ("GET", "/review"): "the clip review page",
+    ("GET", "/field/"): "the field page",
+    ("GET", "/field"): "redirect to /field/ (field page static files share the prefix)",
+    ("GET", "/static"): "the web app's modules and styles",
+}
 
-    paths = _paths()
-    paths.update(field_paths(_op, _json, _ref, _param))
-    schemas = _schemas()
-    schemas.update(field_schemas())
+#: HEAD comes with every GET (aiohttp adds it); it is not declared on its own.
+_IMPLIED = frozenset({"HEAD"})
+_PLACEHOLDER = re.compile(r"\{[^}]*\}")
+
+
+def declarations() -> list[Declaration]:
+    """Every route's declaration, in document order."""
+    from .openapi_field import field_routes
+
+    return [*_routes(), *field_routes()]
+
+
+def _shape(method: str, path: str) -> tuple[str, str]:
+    """Routes and declarations match by method and path with placeholders unnamed (the
+    router's ``{id}`` is the document's ``{source_id}``)."""
+    return method.upper(), _PLACEHOLDER.sub("{}", path)
+
+
+def router_routes(router: web.UrlDispatcher) -> list[tuple[str, str]]:
+    """(method, canonical path) of every route that needs a declaration."""
+    return [(route.method, route.resource.canonical) for route in router.routes()
+            if route.resource is not None and route.method not in _IMPLIED]
+
+
+def match_routes(routes: Iterable[tuple[str, str]]) -> tuple[list[Declaration],
+                                                              list[str], list[Declaration]]:
+    """(declarations of these routes, routes without a declaration, declarations without a
+    route)."""
+    declared = {_shape(method, path): (method, path, op)
+                for method, path, op in declarations()}
+    not_in_api = {_shape(*key) for key in NOT_IN_API}
+    seen: set[tuple[str, str]] = set()
+    undeclared: list[str] = []
+    for method, path in routes:
+        key = _shape(method, path)
+        if key in not_in_api:
+            seen.add(key)
+        elif key in declared:
+            seen.add(key)
+        else:
+            undeclared.append(f"{method} {path}")
+    matched = [d for key, d in declared.items() if key in seen]
+    unrouted = [d for key, d in declared.items() if key not in seen]
+    return matched, undeclared, unrouted
+
+
+def build_openapi(version: str, router: web.UrlDispatcher) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the routes of ``router``; RuntimeError when one has no
+    declaration."""
+    matched, undeclared, _ = match_routes(router_routes(router))
+    if undeclared:
+        raise RuntimeError("routes without an OpenAPI declaration (mediaserver/api/openapi"
+                           f"*.py): {', '.join(sorted(undeclared))}")
+    paths: dict[str, Schema] = {}
+    for method, path, op in matched:
+        paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "fusionhub", "version": version,
@@ -329,9 +365,9 @@ def build_openapi(version: str) -> dict[str, Any]:
                                         "meta")],
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": _schemas(),
             "parameters": _parameters(),
-            "responses": {name: _json(_ref("Error"), text)
+            "responses": {name: json_response(bodies.Error, text)
                           for name, text in _ERROR_RESPONSES.values()},
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
@@ -345,13 +381,20 @@ def build_openapi(version: str) -> dict[str, Any]:
 
 
 class OpenApiApi:
-    """Serves the document at ``GET /api/v1/openapi.json`` (public, built once)."""
+    """Serves the document at ``GET /api/v1/openapi.json`` (public). It is built once, when
+    the application starts, from the application's complete route table."""
 
     def __init__(self, version: str) -> None:
-        self._body = json.dumps(build_openapi(version), separators=(",", ":")).encode()
+        self._version = version
+        self._body = b""
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/openapi.json", self.get)
+        app.on_startup.append(self._build)
+
+    async def _build(self, app: web.Application) -> None:
+        self._body = json.dumps(build_openapi(self._version, app.router),
+                                separators=(",", ":")).encode()
 
     async def get(self, request: web.Request) -> web.Response:
         return web.Response(body=self._body, content_type="application/json",

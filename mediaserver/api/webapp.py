@@ -1,4 +1,4 @@
-"""Serves the browser app from ``web/`` (no CDN, no runtime downloads, no build step).
+"""Serves the browser app from the shipped ``web/`` (no CDN, no runtime downloads, no build step).
 
 ``/`` is the video wall, ``/review`` the analysts' clip review, ``/static/`` their ES modules
 and styles; ``/field/`` the field page for phones and its files (``web/field/``; ``/field``
@@ -11,11 +11,14 @@ stale mix of modules.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
 
-WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
+from ..shipped import shipped_path
+
+WEB_ROOT = shipped_path("web")
 
 #: page route -> file under the web root
 PAGES = {"/": "index.html", "/review": "review.html", "/field/": "field/index.html"}
@@ -32,26 +35,31 @@ PAGE_HEADERS = {
 
 
 class WebApp:
+    """The pages and static files. Construction looks at the web root on disk (blocking: build
+    it before the loop runs or in a thread); :meth:`add_routes` only registers."""
+
     def __init__(self, *, auth_mode: str, root: Path = WEB_ROOT) -> None:
         self._root = root
         self._auth_mode = auth_mode
+        # the web app's modules and styles (web/static/), the field page's (web/field/)
+        self._static = [web.StaticResource(prefix, root / folder, follow_symlinks=False)
+                        for prefix, folder in (("/static", "static"), ("/field", "field"))
+                        if (root / folder).is_dir()]
 
     def add_routes(self, app: web.Application) -> None:
         for path, name in PAGES.items():
             app.router.add_get(path, self._page(name))
         app.router.add_get("/api/v1/info", self.info)
-        if (self._root / "static").is_dir():
-            app.router.add_static("/static/", self._root / "static", follow_symlinks=False)
-            app.on_response_prepare.append(_static_headers)
         app.router.add_get("/field", self._redirect_field)
-        if (self._root / "field").is_dir():
-            # the field page's modules and styles (web/field/*.js, *.css)
-            app.router.add_static("/field/", self._root / "field", follow_symlinks=False)
+        for resource in self._static:
+            app.router.register_resource(resource)
+        if self._static:
+            app.on_response_prepare.append(_static_headers)
 
     def _page(self, name: str):
         async def handler(request: web.Request) -> web.StreamResponse:
             page = self._root / name
-            if not page.is_file():
+            if not await asyncio.to_thread(page.is_file):
                 raise web.HTTPNotFound(text="web app not installed")
             return web.FileResponse(page, headers=PAGE_HEADERS)
 

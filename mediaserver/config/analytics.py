@@ -1,10 +1,15 @@
 """The ``analytics`` section: sampler budget, detector process, alert rules, evidence clips."""
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from ..shipped import resolve_shipped
 from .base import Section
+
+#: a relative catalogue that is not in the working directory is the shipped one of that name
+ShippedPath = Annotated[Path, AfterValidator(resolve_shipped)]
 
 
 class AlertRules(Section):
@@ -29,8 +34,10 @@ class EvidenceConfig(Section):
 
 class AnalyticsConfig(Section):
     enabled: bool = Field(False, title="Run the sampler, detector process and alert engine")
-    models: Path = Field(Path("configs/models.yaml"), title="Model catalogue (file, input "
-                         "size, classes -> alert kinds, thresholds)")
+    models: ShippedPath = Field(Path("configs/models.yaml"), validate_default=True,
+                                title="Model catalogue (file, input size, classes -> alert "
+                                "kinds, thresholds); a relative path missing from the working "
+                                "directory means the one shipped with fusionhub")
     interval: float = Field(2.0, gt=0, title="Default seconds between samples per source")
     budget: float = Field(8.0, gt=0, title="Inferences per second all detectors can do; "
                           "shared fairly across sources, samples over it are skipped")

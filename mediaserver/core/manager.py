@@ -21,14 +21,9 @@ from ..redact import scrub
 from .interfaces import Publisher, StatusSink
 from .stream import Stream
 from .subscriber import DEFAULT_MAXSIZE, Subscriber
+from .tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
-
-
-async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` and wait for it to end, without swallowing a cancel of our own."""
-    task.cancel()
-    await asyncio.wait([task])
 
 
 class StreamState(enum.Enum):
@@ -130,7 +125,7 @@ class StreamManager:
         entry = self._entries.get(source_id)
         if entry is None or entry.supervisor is None:
             return
-        await _cancel_and_wait(entry.supervisor)
+        await cancel_and_wait(entry.supervisor)
         entry.stream.end_session()
         entry.state = StreamState.STARTING
         entry.supervisor = asyncio.create_task(self._supervise(source_id, entry),
@@ -182,7 +177,7 @@ class StreamManager:
             entry.linger.cancel()
         was_streaming = entry.stream.publishing
         if entry.supervisor is not None:
-            await _cancel_and_wait(entry.supervisor)
+            await cancel_and_wait(entry.supervisor)
         entry.stream.close()
         logger.info("[%s] closed", source_id)
         if was_streaming and entry.supervisor is not None:
@@ -218,7 +213,7 @@ class StreamManager:
                 self._status.source_state(source_id, state, last_error=entry.last_error)
             finally:
                 entry.stream.end_session()
-                watcher.cancel()
+                await cancel_and_wait(watcher)
                 publisher = None
             if entry.state is StreamState.READY:
                 entry.state = StreamState.STARTING

@@ -46,7 +46,7 @@ from .principal import (
 from .principal import sees_group as _sees_group
 
 if TYPE_CHECKING:
-    from ..api.metrics import Metric, Metrics
+    from ..metrics import Counter, Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +106,8 @@ class Access:
                            RECOMMENDED_SECRET_BYTES)
         if self.mode == "none":
             logger.warning("auth.mode=none: anybody can view and change everything (demo only)")
-        self._failed: Metric | None = None
-        self._denied: Metric | None = None
+        self._failed: Counter | None = None
+        self._denied: Counter | None = None
         if metrics is not None:
             self._failed = metrics.counter("fusionhub_auth_failures_total",
                                            "Requests rejected with 401, by reason",

@@ -22,7 +22,6 @@ step is bounded; a step that fails is logged and the next one still runs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -30,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from analytics.hub import HubAnalytics
-from analytics.metrics import analytics_collector
+from analytics.metrics import DetectorProcessCollector, analytics_collector
 from signalling.opus_relay import AudioRelay
 from signalling.whep import WhepEndpoint
 from signalling.whip import WhipEndpoint
@@ -40,7 +39,7 @@ from .. import __version__
 from ..api.events_ws import EventsWebSocket
 from ..api.health import HealthApi
 from ..api.location import LocationApi
-from ..api.metrics import Metrics, MetricsApi, stream_collector
+from ..api.metrics import MetricsApi, stream_collector
 from ..api.node_metrics import probe_collector, rtsp_collector, webrtc_collector
 from ..api.openapi import OpenApiApi
 from ..api.snapshot import SnapshotApi
@@ -51,8 +50,10 @@ from ..config.transcode import TranscodeProfile
 from ..core.interfaces import Publisher
 from ..core.manager import ManagerSettings, StreamManager
 from ..core.push import PushPublishers
+from ..core.tasks import cancel_and_wait, log_failure
 from ..errors import SourceNotFound
 from ..http.auth import Access
+from ..metrics import Metrics
 from ..registry.probe_scheduler import ProbeScheduler
 from ..registry.sources import SourceRegistry
 from ..registry.status import StatusBoard
@@ -92,6 +93,7 @@ class Hub:
         self.probes: ProbeScheduler | None = None
         self.whep: WhepEndpoint
         self.http_port: int | None = None
+        self.http_app: web.Application | None = None
 
     def _on_close(self, name: str, closer: Callable[[], Awaitable[object]]) -> None:
         self._closers.append((name, closer))
@@ -110,7 +112,7 @@ class Hub:
 
     async def _start(self) -> None:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(s.data_dir.mkdir, parents=True, exist_ok=True)
 
         # 1. Redis, registry, status
         self.redis = await open_redis(s.redis, s.data_dir)
@@ -203,7 +205,8 @@ class Hub:
                 audio=self.audio if s.whip.audio else None,
                 vp8_profile=TranscodeProfile(bitrate=s.whip.vp8_bitrate))
             self._on_close("whip", self.whip_publish.aclose)
-        app = self._build_http_app()
+        web_app = await asyncio.to_thread(WebApp, auth_mode=s.auth.mode)  # looks at web/
+        app = self.http_app = self._build_http_app(web_app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=STEP_TIMEOUT)
         await runner.setup()
         site = web.TCPSite(runner, s.http.host, s.http.port)
@@ -212,12 +215,13 @@ class Hub:
         sockets = site._server.sockets if site._server else []  # noqa: SLF001
         self.http_port = sockets[0].getsockname()[1] if sockets else s.http.port
 
-    def _build_http_app(self) -> web.Application:
+    def _build_http_app(self, web_app: WebApp) -> web.Application:
         s = self.settings
         app = web.Application(middlewares=[self.access.error_middleware()],
                               client_max_size=64 * 1024 * 1024)
         self.metrics.add_collector(stream_collector(self.manager))
         self.metrics.add_collector(analytics_collector(self.analytics))
+        self.metrics.register(DetectorProcessCollector(self.analytics))
         self.metrics.add_collector(webrtc_collector(self.whep))
         if self.rtsp is not None:
             self.metrics.add_collector(rtsp_collector(self.rtsp.stats))
@@ -240,7 +244,7 @@ class Hub:
         MetricsApi(self.metrics).add_routes(app)
         HealthApi({"redis": self._ping_redis}).add_routes(app)
         OpenApiApi(__version__).add_routes(app)
-        WebApp(auth_mode=s.auth.mode).add_routes(app)
+        web_app.add_routes(app)
         return app
 
     async def _ping_redis(self) -> bool:
@@ -281,15 +285,14 @@ class Hub:
             await self.whep.refresh_stats()
 
     def _spawn(self, coro, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=name))
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(log_failure)  # a loop that dies says so
+        self._tasks.append(task)
 
     async def aclose(self) -> None:
-        """Stop everything in the documented order; bounded, errors logged, never raises."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """Stop everything in the documented order; bounded, errors logged, never raises (a
+        cancellation of the caller still propagates)."""
+        await cancel_and_wait(*self._tasks)  # a cancel of our caller still propagates
         self._tasks.clear()
         while self._closers:
             name, closer = self._closers.pop()

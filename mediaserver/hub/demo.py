@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -18,7 +19,7 @@ async def start_demo(*, config: str | None = None, cameras: int = 16, camera_por
 
     from .app import Hub
 
-    base = load_settings(config)
+    base = await asyncio.to_thread(load_settings, config)  # reads the file
     cams = demo_cameras(cameras)
     farm = CameraFarm([CameraSpec(id=c[0], name=c[4], profile=c[3], group=c[2]) for c in cams],
                       host="127.0.0.1", port=camera_port, clip_dir=base.data_dir / "clips",
@@ -34,7 +35,7 @@ async def start_demo(*, config: str | None = None, cameras: int = 16, camera_por
         "http": {**base.http.model_dump(), "host": "127.0.0.1",
                  "port": http_port if http_port is not None else base.http.port},
     }
-    settings = load_settings(config, **overrides)
+    settings = await asyncio.to_thread(load_settings, config, **overrides)
     hub = Hub(settings)
     try:
         await hub.start()

@@ -40,15 +40,21 @@ class ClipJob:
         self._config = config
         self._queue: collections.deque[AccessUnit] = collections.deque()
         self._wake = asyncio.Event()
+        self._resync = False  # after a drop: wait for a keyframe, the next pictures need it
         self.dropped = 0
         self.done = False
 
     def offer(self, au: AccessUnit) -> None:
         if self.done:
             return
-        if len(self._queue) >= JOB_QUEUE:
+        if self._resync and not au.keyframe:
             self.dropped += 1
             return
+        if len(self._queue) >= JOB_QUEUE:
+            self.dropped += 1
+            self._resync = True
+            return
+        self._resync = False
         self._queue.append(au)
         self._wake.set()
 

@@ -9,7 +9,9 @@ from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit
 
 class PreRollRing:
     """Keeps at least ``seconds`` of video (by 90 kHz pts), trimmed at keyframes, and at most
-    ``max_bytes`` (older GOPs are dropped first; the bytes dropped are counted)."""
+    ``max_bytes`` (older GOPs are dropped first; the bytes dropped are counted). A single GOP
+    longer than ``max_bytes`` cannot be cut (the ring must start at a keyframe): it is dropped
+    whole and the ring starts again at the next keyframe."""
 
     def __init__(self, seconds: float, max_bytes: int) -> None:
         self.span = int(seconds * VIDEO_CLOCK_RATE)
@@ -31,6 +33,9 @@ class PreRollRing:
         while True:
             nxt = self._next_keyframe_index()
             if nxt is None:
+                if self._bytes > self.max_bytes:  # one GOP over the cap: wait for a keyframe
+                    self.dropped_bytes += self._bytes
+                    self.reset()
                 return
             covers = newest - self._aus[nxt].pts >= self.span
             if not covers and self._bytes <= self.max_bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mediaserver.api.metrics import Collector, Sample
+from mediaserver.metrics import Collector, Sample
 
 from .audio import AudioTranscoders
 from .manager import Transcoders

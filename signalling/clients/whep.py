@@ -33,6 +33,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 
+from mediaserver.core.tasks import cancel_and_wait
 from mediaserver.errors import WhepError
 
 from ..peer import restrict_host_addresses
@@ -137,13 +138,7 @@ class WhepClient:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 logger.debug("WHEP DELETE failed: %s", exc)
             self.session_url = None
-        for task in (self._reader, self._audio_reader):
-            if task is not None:
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
+        await cancel_and_wait(self._reader, self._audio_reader)
         self._reader = self._audio_reader = None
         if self.pc is not None:
             await self.pc.close()

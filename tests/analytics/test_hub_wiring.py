@@ -9,17 +9,11 @@ import asyncio
 import aiohttp
 import pytest
 
-from mediaserver.config import Settings
 from mediaserver.errors import ConfigError
 from tests.analytics.conftest import write_catalog
 from tests.e2e.conftest import make_hub, token  # noqa: F401 - fixture
 
-pytestmark = [
-    pytest.mark.timeout(60),
-    pytest.mark.skipif("analytics" not in Settings.model_fields,
-                       reason="the analytics wiring patch (Settings.analytics, app.py) is "
-                              "not applied yet"),
-]
+pytestmark = pytest.mark.timeout(60)
 
 
 async def test_hub_with_analytics_raises_alerts(make_hub, camera_clip, tmp_path) -> None:  # noqa: F811
@@ -45,6 +39,22 @@ async def test_hub_with_analytics_raises_alerts(make_hub, camera_clip, tmp_path)
         async with http.get("/metrics") as r:
             text = await r.text()
         assert 'fusionhub_alerts_raised_total{kind="flood"}' in text
+        # the detector process's own registry reaches the hub's /metrics
+        async with asyncio.timeout(10):
+            while (frames := detector_frames(text)) == 0:
+                await asyncio.sleep(0.5)
+                async with http.get("/metrics") as r:
+                    text = await r.text()
+        assert frames >= 2  # k=2 positives raised the alert
+        assert "# TYPE fusionhub_detector_batch_seconds histogram" in text
+        assert "fusionhub_detector_process_resident_memory_bytes " in text
+
+
+def detector_frames(text: str) -> float:
+    for line in text.splitlines():
+        if line.startswith("fusionhub_detector_frames_total "):
+            return float(line.split()[1])
+    return 0
 
 
 async def test_missing_model_is_a_start_up_error(make_hub, tmp_path) -> None:  # noqa: F811
@@ -55,8 +65,23 @@ async def test_missing_model_is_a_start_up_error(make_hub, tmp_path) -> None:  #
 
 
 async def test_hub_runs_without_models_when_analytics_is_disabled(make_hub) -> None:  # noqa: F811
-    hub = await make_hub(analytics={"models": "/nonexistent/models.yaml"})
-    headers = {"Authorization": f"Bearer {token(hub, 'viewer')}"}
+    hub = await make_hub(sources=[{"id": "cam-m", "group": "g", "url": "rtsp://127.0.0.1:9/x"}],
+                         analytics={"models": "/nonexistent/models.yaml"})
+    assert hub.analytics.service.detector is None  # no model was loaded, no process started
+    headers = {"Authorization": f"Bearer {token(hub, 'operator')}"}
     async with aiohttp.ClientSession(f"http://127.0.0.1:{hub.http_port}") as http:
         async with http.get("/api/v1/alerts", headers=headers) as r:
             assert r.status == 200 and (await r.json())["total"] == 0
+        # the alert store and API run all the same: a manual alert is raised and listed
+        async with http.post("/api/v1/alerts", headers=headers,
+                             json={"source_id": "cam-m", "message": "smoke seen"}) as r:
+            assert r.status == 201, await r.text()
+            raised = await r.json()
+        async with http.get("/api/v1/alerts", headers=headers) as r:
+            body = await r.json()
+        assert body["total"] == 1 and body["items"][0]["alert_id"] == raised["alert_id"]
+        assert body["items"][0]["kind"] == "manual"
+        async with http.get("/metrics") as r:
+            text = await r.text()
+    assert "fusionhub_analytics_sources 0" in text
+    assert 'fusionhub_alerts_raised_total{kind="manual"} 1' in text

@@ -14,7 +14,7 @@ import pytest
 
 from analytics.examples.dispatch_consumer import ensure_group
 from analytics.metrics import analytics_collector
-from mediaserver.api.metrics import Metrics
+from mediaserver.metrics import Metrics
 from tests.analytics.conftest import write_catalog
 from tests.analytics.harness import data_path, start_analytics
 from tests.e2e.conftest import make_hub, token  # noqa: F401 - fixture

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from mediaserver.config.analytics import EvidenceConfig
 from mediaserver.core.access_unit import VIDEO_CLOCK_RATE, AccessUnit
 from mediaserver.errors import ClipError
 from mediaserver.record.clip import ClipWriter
+from mediaserver.record.recorder import JOB_QUEUE, ClipJob
 from mediaserver.record.ring import PreRollRing
 from mediaserver.sources.pyav_file import read_access_units
 
@@ -38,6 +40,35 @@ def test_ring_byte_cap_drops_old_gops_and_counts() -> None:
         ring.add(au(i / 10, i % 10 == 0, size=100))
     assert ring.snapshot()[0].keyframe and ring.dropped_bytes > 0
     assert sum(a.size for a in ring.snapshot()) <= 3000 + 10 * 101
+
+
+def test_ring_byte_cap_holds_for_a_gop_longer_than_the_cap() -> None:
+    ring = PreRollRing(10.0, 3000)
+    for i in range(100):  # one keyframe, then 99 pictures: 10 kB in a single GOP
+        ring.add(au(i / 25, i == 0, size=100))
+        assert sum(a.size for a in ring.snapshot()) <= 3000
+    assert ring.dropped_bytes > 0 and not ring.snapshot()
+    ring.add(au(4.0, False, size=100))  # still no keyframe: nothing held
+    assert not ring.snapshot()
+    ring.add(au(4.04, True, size=100))  # starts again at the next keyframe
+    assert [a.keyframe for a in ring.snapshot()] == [True]
+
+
+def test_clip_job_resumes_at_a_keyframe_after_a_drop(tmp_path) -> None:
+    job = ClipJob("cam", tmp_path / "c.mp4", [], 10**9, EvidenceConfig())
+    units = [au(i / 25, i % 50 == 0) for i in range(JOB_QUEUE)]
+    for unit in units:
+        job.offer(unit)
+    assert job.dropped == 0
+    late = [au(80.0 + i / 25, i == 3) for i in range(6)]  # P P P I P P
+    job.offer(late[0])  # full: dropped
+    for _ in range(10):
+        job._queue.popleft()  # the writer takes some: room again
+    for unit in late[1:]:
+        job.offer(unit)
+    # the pictures after the dropped one need it: nothing is queued until the keyframe
+    assert job.dropped == 3
+    assert list(job._queue)[-3:] == late[3:]
 
 
 def probe(path: Path) -> dict:

@@ -15,7 +15,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from mediaserver.api.metrics import Metrics
 from mediaserver.config import SourceConfig, load_settings
 from mediaserver.config.services import AuthConfig
 from mediaserver.errors import ApiError, ConfigError, SourceInvalid, SourceNotFound, TokenError
@@ -23,6 +22,7 @@ from mediaserver.http.auth import Access, RedactingAccessLogger, error_middlewar
 from mediaserver.http.errors import api_handler
 from mediaserver.http.principal import Principal, decode_token, encode_token, group_in_scope
 from mediaserver.hub import token_cli
+from mediaserver.metrics import Metrics
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
 SOURCES = {

@@ -14,10 +14,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from mediaserver.api.health import HealthApi
-from mediaserver.api.metrics import CONTENT_TYPE, Metrics, MetricsApi, Sample, stream_collector
+from mediaserver.api.metrics import MetricsApi, stream_collector
 from mediaserver.core.access_unit import AccessUnit, VideoTrack
 from mediaserver.core.manager import ManagerSettings, StreamManager
 from mediaserver.core.stream import Stream
+from mediaserver.metrics import CONTENT_TYPE, Metrics, Sample
 
 SPS = bytes.fromhex("6742c01e95a0a0fd8e4c")
 PPS = bytes.fromhex("68ce3c80")

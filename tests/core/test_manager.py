@@ -117,7 +117,38 @@ async def test_cancellation_is_not_lost_when_a_publisher_turns_it_into_an_error(
         return ErrorOnCancel()
 
     mgr = StreamManager(publisher_for, Recorder(), ManagerSettings(backoff_initial=0.01))
-    await mgr.subscribe("cam", "v")
+    sub = await mgr.subscribe("cam", "v")
     await asyncio.sleep(0.05)
+    (supervisor,) = tasks_named("supervise:cam")
     async with asyncio.timeout(2):
         await mgr.aclose()
+    # the supervisor ended as cancelled instead of retrying the "error" it was handed
+    assert supervisor.cancelled()
+    assert sub.closed and mgr.stream("cam") is None
+
+
+def tasks_named(name):
+    return [t for t in asyncio.all_tasks() if t.get_name() == name and not t.done()]
+
+
+class BrokenStatus(Recorder):
+    def source_state(self, source_id, state, **fields):
+        if state == "streaming":
+            raise RuntimeError("status sink bug")
+        super().source_state(source_id, state, **fields)
+
+
+async def test_ready_watcher_is_awaited_and_its_failure_is_not_silent(caplog):
+    log = []
+
+    async def publisher_for(source_id):
+        return FakePublisher(log)
+
+    mgr = StreamManager(publisher_for, BrokenStatus(), ManagerSettings())
+    sub = await mgr.subscribe("cam", "v")
+    assert (await asyncio.wait_for(sub.recv(), 2)).keyframe
+    await mgr.stop("cam")
+    assert tasks_named("ready:cam") == [] and tasks_named("supervise:cam") == []
+    failed = [r for r in caplog.records if "ready:cam" in r.getMessage()]
+    assert failed and "status sink bug" in str(failed[0].exc_info[1])
+    await mgr.aclose()

@@ -1,5 +1,5 @@
 from mediaserver.core.access_unit import AccessUnit, VideoTrack
-from mediaserver.core.stream import MAX_GOP_FRAMES, Stream
+from mediaserver.core.stream import MAX_GOP_BYTES, MAX_GOP_FRAMES, Stream
 
 SPS, PPS = b"\x67\x42\x00\x1f", b"\x68\xce\x3c\x80"
 
@@ -62,18 +62,41 @@ def test_gop_cache_is_bounded():
     assert len(s.gop()) == 1
 
 
-def test_slow_subscriber_never_affects_others():
+def test_gop_cache_is_bounded_in_bytes():
+    s = Stream("cam")
+    s.begin_session()
+    s.publish(key(0))
+    big = MAX_GOP_BYTES // 4
+    for i in range(3):  # key + 3 × 1/4 of the cap: still cached
+        s.publish(AccessUnit([b"\x41" + bytes(big - 1)], 3600 * (i + 1), False))
+    assert len(s.gop()) == 4
+    s.publish(AccessUnit([b"\x41" + bytes(big - 1)], 3600 * 4, False))  # over the cap
+    assert s.gop() == () and s.latest_keyframe() is None
+    s.publish(delta(3600 * 5))  # nothing is cached until the next keyframe
+    assert s.gop() == ()
+    s.publish(key(3600 * 6))
+    assert [a.pts for a in s.gop()] == [3600 * 6]
+
+
+async def test_slow_subscriber_resumes_at_a_keyframe_and_never_affects_others():
     s = Stream("cam")
     s.begin_session()
     slow = s.subscribe("slow", maxsize=5)
     fast = s.subscribe("fast", maxsize=1000)
-    s.publish(key(0))
-    for i in range(1, 200):
-        s.publish(key(i * 3600) if i % 50 == 0 else delta(i * 3600))
-        fast._queue.clear()  # the fast one keeps up
+    published = [key(0)] + [key(i * 3600) if i % 50 == 0 else delta(i * 3600)
+                            for i in range(1, 203)]
+    received = []
+    for unit in published:
+        s.publish(unit)
+        received.append((await fast.recv()).pts)  # the fast one keeps up
+    assert received == [a.pts for a in published] and fast.dropped == 0
+    assert s.stats.aus_in == 203
+    # the slow one never read: what it holds starts at a keyframe and has no gap after it
     assert slow.dropped > 0
-    assert fast.dropped == 0
-    assert s.stats.aus_in == 200
+    held = [await slow.recv() for _ in range(slow.qsize())]
+    assert [(a.pts, a.keyframe) for a in held] == [(200 * 3600, True), (201 * 3600, False),
+                                                   (202 * 3600, False)]
+    assert slow.dropped + len(held) == 203
 
 
 def test_parameter_sets_go_after_the_access_unit_delimiter():

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from fractions import Fraction
 
 import aiohttp
+import av
+import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from mediaserver.config.transcode import TranscodeProfile
 from mediaserver.errors import WhipError
 from signalling.clients.whep import WhepClient
 from signalling.clients.whip import WhipClient
 from signalling.opus_relay import AudioRelay
 from signalling.peer import restrict_host_addresses
-from signalling.whip_receiver import EncodedFrameTap, h264_access_unit, tap_receiver
+from signalling.whip_receiver import (
+    MAX_PENDING,
+    EncodedFrameTap,
+    h264_access_unit,
+    tap_receiver,
+)
+from signalling.whip_session import WhipSession
 from tests.e2e.conftest import token
 from tests.transcode.field_hub import running_field_hub
 
@@ -215,3 +226,71 @@ def test_receiver_tap_and_access_units():
     assert au.keyframe and au.nalus == (b"\x67\x42", b"\x65\x88") and au.pts == 3000
     assert not h264_access_unit(b"\x00\x00\x00\x01\x41\x9a", 0).keyframe
     assert h264_access_unit(b"", 0) is None and h264_access_unit(b"\x01\x02", 0) is None
+
+
+def test_receiver_tap_bounds_the_decoder_queue_and_resumes_at_a_keyframe():
+    tap = EncodedFrameTap(lambda *a: None, frozenset({"H264"}))
+
+    class Codec:
+        name = "VP8"
+
+    class Frame:
+        def __init__(self, key: bool, n: int):
+            self.data, self.timestamp = bytes([0x10 if key else 0x11, n % 256]), n * 3000
+
+    frames = [Frame(n % 100 == 0, n) for n in range(250)]  # nobody decodes: all pile up
+    for frame in frames[:150]:
+        tap.put((Codec(), frame))  # never blocks the loop it runs on
+    assert tap.qsize() == MAX_PENDING and tap.dropped == 150 - MAX_PENDING
+    for _ in range(4):
+        tap.get_nowait()  # the decoder thread catches up a little
+    for frame in frames[150:]:
+        tap.put((Codec(), frame))
+    queued = [tap.get_nowait()[1] for _ in range(tap.qsize())]
+    # after the drops the decoder gets nothing until the keyframe at 200
+    assert queued[MAX_PENDING - 4:] == frames[200:204]
+    tap.put(None)  # the end-of-stream sentinel gets through a full queue
+    tap.put(None)
+    assert tap.qsize() == 2
+
+
+class NullPush:
+    """The publisher-session neighbour of a WHIP session: takes what it is given."""
+
+    def begin(self, track):
+        pass
+
+    def publish(self, au):
+        pass
+
+
+class EndlessVideo:
+    kind = "video"
+
+    def __init__(self):
+        self.pts = 0
+
+    async def recv(self):
+        frame = av.VideoFrame.from_ndarray(np.zeros((720, 1280, 3), np.uint8), format="rgb24")
+        frame.pts, frame.time_base = self.pts, Fraction(1, 90_000)
+        self.pts += 3600
+        return frame
+
+
+def encode_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("whip-encode-cam-x")]
+
+
+async def test_vp8_reencoder_waits_for_its_encode_thread_when_the_session_ends():
+    session = WhipSession("s" * 16, "cam-x", RTCPeerConnection(), NullPush(), ice_ufrag=None,
+                          vp8_profile=TranscodeProfile(preset="ultrafast"), pli_interval=2,
+                          media_timeout=5)
+    session._on_track(EndlessVideo())
+    (reader,) = session._tasks
+    async with asyncio.timeout(10):
+        while not encode_threads():  # an encode is running in the session's thread
+            await asyncio.sleep(0.001)
+    reader.cancel()
+    await asyncio.wait([reader])
+    assert encode_threads() == []  # joined before the reader ended, not left running
+    await session.pc.close()

@@ -3,6 +3,7 @@ referrer, modules revalidated on every load, nothing fetched from outside the hu
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -19,7 +20,7 @@ OWN_FILES = [p for p in WEB_ROOT.rglob("*")
 @pytest.fixture
 async def client():
     app = web.Application()
-    WebApp(auth_mode="none").add_routes(app)
+    (await asyncio.to_thread(WebApp, auth_mode="none")).add_routes(app)
     async with TestClient(TestServer(app)) as c:
         yield c
 
@@ -44,7 +45,7 @@ async def test_modules_and_styles_are_served_and_revalidated(client):
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
     resp = await client.get("/static/js/wall-main.js")
     assert "javascript" in resp.headers["Content-Type"]
-    assert (await client.get("/static/../mediaserver/app.py")).status == 404
+    assert (await client.get("/static/../mediaserver/hub/app.py")).status == 404
     # /field sends phones to the field page's directory (its relative URLs resolve there)
     resp = await client.get("/field?token=abc", allow_redirects=False)
     assert resp.status == 302 and resp.headers["Location"] == "/field/?token=abc"
