@@ -3,9 +3,9 @@
 Each row names a package (or module) and what it may import of the project; an import outside
 its row fails naming the file and line. The pure protocol layer imports only the standard
 library; the base (errors, metrics, config, redact, shipped files) only the standard library,
-pydantic, prometheus_client and each other; the composition root (``mediaserver.hub``) imports everything. Feature packages
-(the API, signalling, analytics) never import each other, and server code never imports the
-WHEP/WHIP test clients. ``test_every_module_imports_alone`` is the import-cycle test in the
+pydantic, prometheus_client and each other; the composition root (``mediaserver.hub``) imports
+everything. Feature packages (the API, signalling, analytics) never import each other, and
+server code never imports the WHEP/WHIP test clients. ``test_every_module_imports_alone`` is the import-cycle test in the
 manner of aiohttp's ``tests/test_circular_imports.py``.
 """
 
