@@ -5,8 +5,8 @@ its row fails naming the file and line. The pure protocol layer imports only the
 library; the base (errors, metrics, config, redact, shipped files) only the standard library,
 pydantic, prometheus_client and each other; the composition root (``mediaserver.hub``) imports
 everything. Feature packages (the API, signalling, analytics) never import each other, and
-server code never imports the WHEP/WHIP test clients. ``test_every_module_imports_alone`` is the import-cycle test in the
-manner of aiohttp's ``tests/test_circular_imports.py``.
+server code never imports the WHEP/WHIP test clients. ``test_every_module_imports_alone`` is
+the import-cycle test in the manner of aiohttp's ``tests/test_circular_imports.py``.
 """
 
 from __future__ import annotations
