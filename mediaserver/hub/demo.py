@@ -11,6 +11,7 @@ from ..config import SourceConfig, load_settings
 
 logger = logging.getLogger(__name__)
 
+
 async def start_demo(*, config: str | None = None, cameras: int = 16, camera_port: int = 8555,
                      http_port: int | None = None) -> Callable[[], Awaitable[None]]:
     """Start the camera farm and the hub; return the closer (hub first, then the farm)."""
