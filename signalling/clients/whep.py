@@ -19,8 +19,6 @@ import collections
 import logging
 import time
 from collections.abc import Sequence
-from types import TracebackType
-from urllib.parse import urljoin
 
 import aiohttp
 import numpy as np
@@ -29,7 +27,6 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
-    RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
 
@@ -37,18 +34,21 @@ from mediaserver.core.tasks import cancel_and_wait
 from mediaserver.errors import WhepError
 
 from ..peer import restrict_host_addresses
+from .endpoint import EndpointClient
 
 logger = logging.getLogger(__name__)
 
 
-class WhepClient:
+class WhepClient(EndpointClient):
     """One viewer: a recvonly RTCPeerConnection negotiated over WHEP, with frame counters."""
+
+    error = WhepError
 
     def __init__(self, url: str, *, token: str | None = None,
                  host_addresses: Sequence[str] = (), ice_servers: Sequence[str] = (),
                  http: aiohttp.ClientSession | None = None, request_timeout: float = 30.0,
                  keep_frame_times: int = 3000, audio: bool = False) -> None:
-        self.url = url
+        super().__init__(url, token)
         self.audio = audio
         self.audio_frames = 0
         self.audio_samples = 0
@@ -57,19 +57,12 @@ class WhepClient:
         self.audio_peak = 0
         self._audio_event = asyncio.Event()
         self._audio_reader: asyncio.Task[None] | None = None
-        self.token = token
         self.host_addresses = tuple(host_addresses)
         self.ice_servers = tuple(ice_servers)
         self._http = http
         self._own_http = http is None
         self._request_timeout = request_timeout
-        self.pc: RTCPeerConnection | None = None
-        self.session_url: str | None = None
         self.etag: str | None = None
-        self.answer: str | None = None
-        self.response_headers: dict[str, str] = {}
-        self.post_started: float | None = None
-        self.answered_at: float | None = None
         self.first_frame_at: float | None = None
         self.frames = 0
         self.width: int | None = None
@@ -80,23 +73,6 @@ class WhepClient:
         self._reader: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
-
-    async def __aenter__(self) -> WhepClient:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def start(self) -> None:
-        """Create the offer, POST it, apply the answer. Raises :class:`WhepError` on non-201;
-        on any failure the peer connection is closed again."""
-        try:
-            await self._start()
-        except BaseException:
-            await self.close(delete=False)
-            raise
 
     async def _start(self) -> None:
         if self._http is None:
@@ -110,34 +86,13 @@ class WhepClient:
         restrict_host_addresses(pc, self.host_addresses)
         pc.on("track", self._on_track)
         await pc.setLocalDescription(await pc.createOffer())
-        headers = {"Content-Type": "application/sdp"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        self.post_started = time.monotonic()
-        timeout = aiohttp.ClientTimeout(total=self._request_timeout)
-        async with self._http.post(self.url, data=pc.localDescription.sdp, headers=headers,
-                                   timeout=timeout) as resp:
-            body = await resp.text()
-            self.response_headers = dict(resp.headers)
-            if resp.status != 201:
-                raise WhepError(resp.status, body)
-            self.session_url = urljoin(self.url, resp.headers["Location"])
-            self.etag = resp.headers.get("ETag")
-        self.answered_at = time.monotonic()
-        self.answer = body
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
+        headers = await self._post_offer(pc, aiohttp.ClientTimeout(total=self._request_timeout))
+        self.etag = headers.get("ETag")
 
     async def close(self, delete: bool = True) -> None:
         """DELETE the session (errors ignored), stop the reader, close the peer connection."""
-        if delete and self.session_url and self._http is not None:
-            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-            try:
-                async with self._http.delete(self.session_url, headers=headers,
-                                             timeout=aiohttp.ClientTimeout(total=10)) as resp:
-                    await resp.read()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                logger.debug("WHEP DELETE failed: %s", exc)
-            self.session_url = None
+        if delete:
+            await self._delete_session()
         await cancel_and_wait(self._reader, self._audio_reader)
         self._reader = self._audio_reader = None
         if self.pc is not None:
@@ -149,8 +104,7 @@ class WhepClient:
     async def delete(self) -> int:
         """Send DELETE for the session and return the status (the peer connection stays)."""
         assert self._http is not None and self.session_url is not None
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        async with self._http.delete(self.session_url, headers=headers) as resp:
+        async with self._http.delete(self.session_url, headers=self._headers()) as resp:
             await resp.read()
             status = resp.status
         self.session_url = None

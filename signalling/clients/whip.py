@@ -15,8 +15,6 @@ import asyncio
 import fractions
 import time
 from collections.abc import Sequence
-from types import TracebackType
-from urllib.parse import urljoin
 
 import aiohttp
 import av
@@ -27,13 +25,13 @@ from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpSender,
-    RTCSessionDescription,
     VideoStreamTrack,
 )
 
 from mediaserver.errors import WhipError
 
 from ..peer import restrict_host_addresses
+from .endpoint import EndpointClient
 
 
 class PatternTrack(VideoStreamTrack):
@@ -64,43 +62,23 @@ class PatternTrack(VideoStreamTrack):
         return frame
 
 
-class WhipClient:
+class WhipClient(EndpointClient):
+    """One publisher: a sendonly RTCPeerConnection negotiated over WHIP."""
+
+    error = WhipError
+
     def __init__(self, url: str, *, token: str | None = None,
                  track: MediaStreamTrack | None = None, codec: str = "h264",
                  host_addresses: Sequence[str] = (), request_timeout: float = 30.0,
                  audio: MediaStreamTrack | bool = False) -> None:
         #: an audio track (True: aiortc's silence, encoded to Opus) sent with the video
         self.audio = AudioStreamTrack() if audio is True else (audio or None)
-        self.url = url
-        self.token = token
+        super().__init__(url, token)
         self.track = track or PatternTrack()
         self.codec = codec
         self.host_addresses = tuple(host_addresses)
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
-        self._http: aiohttp.ClientSession | None = None
-        self.pc: RTCPeerConnection | None = None
-        self.session_url: str | None = None
-        self.answer: str | None = None
-        self.post_started: float | None = None
         self.connected = asyncio.Event()
-
-    async def __aenter__(self) -> WhipClient:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
-
-    async def start(self) -> None:
-        try:
-            await self._start()
-        except BaseException:
-            await self.close(delete=False)
-            raise
 
     async def _start(self) -> None:
         self._http = aiohttp.ClientSession()
@@ -117,17 +95,7 @@ class WhipClient:
             pc.addTransceiver(self.audio, direction="sendonly")
         restrict_host_addresses(pc, self.host_addresses)
         await pc.setLocalDescription(await pc.createOffer())
-        self.post_started = time.monotonic()
-        async with self._http.post(self.url, data=pc.localDescription.sdp,
-                                   headers={**self._headers(),
-                                            "Content-Type": "application/sdp"},
-                                   timeout=self._timeout) as resp:
-            body = await resp.text()
-            if resp.status != 201:
-                raise WhipError(resp.status, body)
-            self.session_url = urljoin(self.url, resp.headers["Location"])
-        self.answer = body
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
+        await self._post_offer(pc, self._timeout)
 
     def _on_state(self) -> None:
         if self.pc is not None and self.pc.connectionState == "connected":
@@ -138,14 +106,8 @@ class WhipClient:
             await self.connected.wait()
 
     async def close(self, delete: bool = True) -> None:
-        if delete and self.session_url and self._http is not None:
-            try:
-                async with self._http.delete(self.session_url, headers=self._headers(),
-                                             timeout=aiohttp.ClientTimeout(total=10)) as resp:
-                    await resp.read()
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            self.session_url = None
+        if delete:
+            await self._delete_session()
         if self.pc is not None:
             await self.pc.close()
             self.pc = None
