@@ -138,6 +138,11 @@ class RtspConnection(MethodHandlers):
             self.last_receive = now
             parser.feed(data)
             while not self.closing:
+                if self.writer.transport.is_closing():
+                    # the peer is gone: requests it queued (pipelined) answer nobody
+                    logger.debug("[%s] transport closed, %d bytes of requests dropped",
+                                 self.peer, parser.buffered)
+                    return
                 event = parser.next_event()
                 if event is None:
                     break

@@ -8,6 +8,9 @@ does (its transports raise where asyncio's stay silent).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import pytest
 import uvloop
 
@@ -74,6 +77,30 @@ async def test_play_and_pause_in_one_write_then_hang_up_leaks_nothing(make_hub, 
 
 async def _closed(hub) -> bool:
     return hub.manager.stream("cam1") is None
+
+
+async def test_pipelined_setup_on_a_closed_connection_is_dropped_quietly(
+        make_hub, gst_camera, caplog):
+    cam = gst_camera(width=320, height=240)
+    hub = await make_hub(sources=[camera_source(cam)])
+    url = f"rtsp://127.0.0.1:{hub.rtsp.port}/cam1"
+    # warm the source so that SETUP would succeed at once
+    warm = await RawClient.connect(hub.rtsp.port)
+    await set_up(hub, warm)
+    caplog.set_level(logging.INFO)
+    for _ in range(5):
+        client = await RawClient.connect(hub.rtsp.port)
+        # DESCRIBE without a token answers 401 after the failure delay; by then we are gone
+        await client.send(request("OPTIONS", url, 1) + request("DESCRIBE", url, 2)
+                          + request("SETUP", f"{url}/trackID=0?token={token(hub)}", 3,
+                                    Transport=TCP))
+        client.close()
+    await asyncio.sleep(1.0)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+    assert hub.rtsp.stats.errors[500] == 0
+    warm.close()
+    await no_subscriber_left(hub)
 
 
 async def test_idle_sessions_are_reaped_whatever_their_state(make_hub, gst_camera):
