@@ -1,0 +1,72 @@
+"""Hostile bytes on the HTTP and RTSP ports of a running hub: what a client sends must never
+give a 500, a traceback or a raw control character in the log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+pytestmark = pytest.mark.timeout(90)
+
+#: a JWT-looking token with a byte that is not UTF-8
+BAD_TOKEN = b"eyJ\xc8hbGciOiJIUzI1NiJ9.e30.c2ln"
+
+
+async def exchange(port: int, data: bytes, timeout: float = 5.0) -> bytes:
+    """Send raw bytes, read until the server closes or stays silent; what it answered."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        chunks = []
+        try:
+            async with asyncio.timeout(timeout):
+                while chunk := await reader.read(65536):
+                    chunks.append(chunk)
+                    if b"\r\n\r\n" in b"".join(chunks) and b"Upgrade" not in data:
+                        break
+        except TimeoutError:
+            pass
+        return b"".join(chunks)
+    finally:
+        writer.transport.abort()
+
+
+def status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+def tracebacks(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.ERROR or r.exc_info is not None]
+
+
+async def test_a_non_utf8_bearer_token_is_a_401_everywhere(make_hub, caplog):
+    hub = await make_hub(sources=[{"id": "cam1", "name": "c", "group": "g",
+                                   "url": "rtsp://127.0.0.1:9/none"}])
+    caplog.set_level(logging.INFO)
+    auth = b"Authorization: Bearer " + BAD_TOKEN + b"\r\n"
+    host = b"Host: 127.0.0.1\r\n"
+    offer = b"v=0\r\n"
+    requests = {
+        "REST": b"GET /api/v1/sources HTTP/1.1\r\n" + host + auth + b"\r\n",
+        "WHEP": b"POST /whep/cam1 HTTP/1.1\r\n" + host + auth
+                + b"Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n" % len(offer)
+                + offer,
+        "WHIP": b"POST /whip/cam1 HTTP/1.1\r\n" + host + auth
+                + b"Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n" % len(offer)
+                + offer,
+        "WebSocket": b"GET /api/v1/events HTTP/1.1\r\n" + host + auth
+                     + b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13"
+                     b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    }
+    for surface, data in requests.items():
+        answer = await exchange(hub.http_port, data)
+        assert status(answer) == 401, (surface, answer[:300])
+        assert b"malformed token" in answer, (surface, answer[:300])
+    answer = await exchange(hub.rtsp.port, b"DESCRIBE rtsp://127.0.0.1/cam1 RTSP/1.0\r\n"
+                            b"CSeq: 1\r\n" + auth + b"\r\n")
+    assert answer.startswith(b"RTSP/1.0 401"), answer[:300]
+    assert not tracebacks(caplog)
