@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .. import json_limits
 from ..config import SourceConfig
 from .sources import SourceValidationError, validate_source
 
@@ -83,7 +83,9 @@ def parse(body: bytes, fmt: str) -> list[Row]:
 
 def parse_json(text: str) -> list[Row]:
     try:
-        doc = json.loads(text)
+        doc = json_limits.loads(text)
+    except json_limits.JsonTooDeep:
+        raise
     except ValueError as exc:
         raise ImportFormatError(f"invalid JSON: {exc}") from None
     if isinstance(doc, dict) and isinstance(doc.get("sources"), list):
@@ -99,7 +101,9 @@ def parse_ndjson(text: str) -> list[Row]:
         if not line.strip():
             continue
         try:
-            item: Any = json.loads(line)
+            item: Any = json_limits.loads(line)
+        except json_limits.JsonTooDeep:
+            raise
         except ValueError as exc:
             item = RowError(len(rows) + 1, None, None, f"invalid JSON: {exc.msg}", line_no)
         rows.append(Row(len(rows) + 1, item, line_no))

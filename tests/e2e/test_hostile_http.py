@@ -8,6 +8,8 @@ import logging
 
 import pytest
 
+from tests.e2e.conftest import token
+
 pytestmark = pytest.mark.timeout(90)
 
 #: a JWT-looking token with a byte that is not UTF-8
@@ -69,4 +71,23 @@ async def test_a_non_utf8_bearer_token_is_a_401_everywhere(make_hub, caplog):
     answer = await exchange(hub.rtsp.port, b"DESCRIBE rtsp://127.0.0.1/cam1 RTSP/1.0\r\n"
                             b"CSeq: 1\r\n" + auth + b"\r\n")
     assert answer.startswith(b"RTSP/1.0 401"), answer[:300]
+    assert not tracebacks(caplog)
+
+
+async def test_deeply_nested_json_to_every_json_entry_point_is_refused(make_hub, caplog):
+    hub = await make_hub()
+    caplog.set_level(logging.INFO)
+    admin = token(hub, "admin").encode()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    ndjson = b'{"id": "a", "x": ' + deep + b"}\n"
+    cases = [("/api/v1/sources/import", "application/json", deep),
+             ("/api/v1/sources/import", "application/x-ndjson", ndjson),
+             ("/api/v1/sources", "application/json", deep),
+             ("/api/v1/alerts", "application/json", deep)]
+    for path, kind, body in cases:
+        answer = await exchange(hub.http_port, b"POST %s HTTP/1.1\r\nHost: h\r\n"
+                                b"Authorization: Bearer %s\r\nContent-Type: %s\r\n"
+                                b"Content-Length: %d\r\n\r\n%s"
+                                % (path.encode(), admin, kind.encode(), len(body), body))
+        assert status(answer) in (400, 413, 422), (path, kind, answer[:300])
     assert not tracebacks(caplog)
