@@ -32,7 +32,7 @@ from ..config.services import AuthConfig
 from ..config.sources import SourceConfig
 from ..errors import AccessDenied, ConfigError, SourceInvalid, SourceNotFound
 from ..protocols.rtsp.message import Request as RtspRequest
-from ..redact import redact_url, scrub
+from ..redact import escape_control, redact_url, scrub
 from .principal import (
     ACTIONS,
     ALL_GROUPS,
@@ -141,8 +141,8 @@ class Access:
             self._failed.labels(code).inc()
         if self._log_limiter.allow():
             suppressed, self._log_limiter.suppressed = self._log_limiter.suppressed, 0
-            logger.info("[auth] %s %s from %s rejected: %s%s", request.method, request.path,
-                        request.remote, reason,
+            logger.info("[auth] %s %s from %s rejected: %s%s", escape_control(request.method),
+                        escape_control(request.path), request.remote, reason,
                         f" ({suppressed} more not logged)" if suppressed else "")
         # blunt online guessing without holding the loop
         await asyncio.sleep(self._failure_delay)
@@ -370,10 +370,12 @@ class RedactingAccessLogger(AbstractAccessLogger):
     """
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self.logger.info('%s "%s %s HTTP/%d.%d" %d %d %.3fs', request.remote, request.method,
-                         redact_url(request.path_qs), request.version.major,
+        self.logger.info('%s "%s %s HTTP/%d.%d" %d %d %.3fs', request.remote,
+                         escape_control(request.method),
+                         escape_control(redact_url(request.path_qs)), request.version.major,
                          request.version.minor, response.status, response.body_length, time)
 
     @property
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(logging.INFO)
+

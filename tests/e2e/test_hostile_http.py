@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import pytest
 
@@ -91,3 +92,25 @@ async def test_deeply_nested_json_to_every_json_entry_point_is_refused(make_hub,
                                 % (path.encode(), admin, kind.encode(), len(body), body))
         assert status(answer) in (400, 413, 422), (path, kind, answer[:300])
     assert not tracebacks(caplog)
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+async def test_control_characters_from_clients_are_escaped_in_the_log(make_hub, gst_camera,
+                                                                       caplog):
+    hub = await make_hub()
+    caplog.set_level(logging.DEBUG)
+    for path in (b"/api/v1/sources/cam%00", b"/api/v1/sources/x%0d%0aFAKE%20LINE",
+                 b"/api/v1/sources/a%1b[31m"):
+        answer = await exchange(hub.http_port, b"GET %s HTTP/1.1\r\nHost: h\r\n"
+                                b"User-Agent: evil\xc8agent\r\n\r\n" % path)
+        assert status(answer) in (401, 404, 405), answer[:200]
+    for uri in (b"rtsp://127.0.0.1/cam%00x", b"rtsp://127.0.0.1/a\x01b",
+                b"rtsp://127.0.0.1/x%0d%0aFAKE"):
+        await exchange(hub.rtsp.port, b"DESCRIBE %s RTSP/1.0\r\nCSeq: 1\r\n\r\n" % uri,
+                       timeout=2)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("cam\\x00" in m for m in messages), messages[-10:]
+    bad = [m for m in messages if CONTROL.search(m)]
+    assert not bad, bad[:5]
