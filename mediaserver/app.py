@@ -37,7 +37,7 @@ from signalling.whip_audio import AudioRelay
 from signalling.whip_metrics import whip_collector
 
 from . import __version__
-from .api.auth import Access
+from .api.auth import Access, ClientErrorLogger
 from .api.events_ws import EventsWebSocket
 from .api.health import HealthApi
 from .api.location import LocationApi
@@ -204,7 +204,8 @@ class Hub:
                 vp8_profile=TranscodeProfile(bitrate=s.whip.vp8_bitrate))
             self._on_close("whip", self.whip_publish.aclose)
         app = self._build_http_app()
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=STEP_TIMEOUT)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=STEP_TIMEOUT,
+                               logger=ClientErrorLogger(logging.getLogger("aiohttp.server")))
         await runner.setup()
         site = web.TCPSite(runner, s.http.host, s.http.port)
         await site.start()

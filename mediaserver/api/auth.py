@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
@@ -379,3 +380,30 @@ class RedactingAccessLogger(AbstractAccessLogger):
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(logging.INFO)
 
+
+class ClientErrorLogger(logging.LoggerAdapter):
+    """The logger of aiohttp's request handler (``web.AppRunner(app, logger=...)``).
+
+    aiohttp logs every request it cannot parse (bad method or URL, oversized headers, a TLS
+    hello on the plain port) as ``ERROR Error handling request`` with a traceback, and answers
+    400 anyway. That is the client's fault, not the server's: such lines become one INFO line
+    (control characters escaped), at most 20 per 10 s with a count of the rest. Any other
+    exception keeps its ERROR and traceback.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__(logger, {})
+        self._limiter = _LogLimiter()
+
+    def exception(self, msg: object, *args: object, exc_info: object = True,
+                  **kwargs: object) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else None
+        if not isinstance(exc, HttpProcessingError):
+            super().exception(msg, *args, exc_info=exc_info, **kwargs)
+            return
+        if not self._limiter.allow():
+            return
+        suppressed, self._limiter.suppressed = self._limiter.suppressed, 0
+        self.logger.info("malformed HTTP request from %s: %s%s",
+                         args[0] if args else "?", escape_control(str(exc))[:200],
+                         f" ({suppressed} more not logged)" if suppressed else "")

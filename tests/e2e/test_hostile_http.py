@@ -94,6 +94,32 @@ async def test_deeply_nested_json_to_every_json_entry_point_is_refused(make_hub,
     assert not tracebacks(caplog)
 
 
+MALFORMED_HTTP = [
+    b"GE\x01T / HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET /\x00x HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+    b"POST /api/v1/sources HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
+    b"POST /api/v1/sources HTTP/1.1\r\nHost: h\r\nContent-Length: A\r\n\r\n",
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32)) + b"\r\n\r\n",
+]
+
+
+async def test_malformed_http_is_one_rate_limited_info_line(make_hub, caplog):
+    hub = await make_hub()
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+    for _ in range(10):
+        for data in MALFORMED_HTTP:
+            answer = await exchange(hub.http_port, data, timeout=2)
+            assert not answer or status(answer) == 400, answer[:300]
+    server = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert server, "malformed requests are still logged"
+    loud = [r for r in server if r.levelno > logging.DEBUG]
+    assert all(r.levelno == logging.INFO and r.exc_info is None for r in loud), \
+        [(r.levelname, r.getMessage()) for r in loud if r.levelno > logging.INFO][:3]
+    assert 0 < len(loud) <= 20  # one line each, rate-limited
+
+
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
