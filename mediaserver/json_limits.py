@@ -15,29 +15,35 @@ from typing import Any
 #: deepest nesting of arrays and objects accepted (sources and alerts need 3 or 4)
 MAX_DEPTH = 32
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
-_BRACKET = re.compile(r"[\[\]{}]")
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 class JsonTooDeep(ValueError):
     """The document nests arrays/objects deeper than allowed."""
 
 
-def check_depth(text: str, max_depth: int = MAX_DEPTH) -> None:
-    """Raise :class:`JsonTooDeep` when ``text`` nests deeper than ``max_depth`` (brackets
-    inside strings do not count)."""
-    depth = 0
-    for match in _BRACKET.finditer(_STRING.sub("", text)):
-        if match.group() in "[{":
-            depth += 1
-            if depth > max_depth:
-                raise JsonTooDeep(f"JSON nested deeper than {max_depth} levels")
-        else:
-            depth -= 1
+def check_depth(data: str | bytes, max_depth: int = MAX_DEPTH) -> None:
+    """Raise :class:`JsonTooDeep` when ``data`` nests deeper than ``max_depth`` (brackets
+    inside strings do not count), ``json.JSONDecodeError`` when its brackets do not pair up.
+
+    Only the brackets outside strings are kept; each pass removes the innermost ``[]``/``{}``
+    pairs, so a document needs as many passes as it is deep (all in C, no recursion).
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    for _ in range(max_depth):
+        if not brackets:
+            return
+        reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if reduced == brackets:
+            raise json.JSONDecodeError("unbalanced brackets", raw.decode("utf-8", "replace"), 0)
+        brackets = reduced
+    if brackets:
+        raise JsonTooDeep(f"JSON nested deeper than {max_depth} levels")
 
 
 def loads(data: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     """``json.loads`` that refuses deep nesting first (``JsonTooDeep``)."""
-    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
-    check_depth(text, max_depth)
+    check_depth(data, max_depth)
     return json.loads(data)
