@@ -217,7 +217,8 @@ class SourcesApi:
                                                               mode == "create"))
 
     def _parse_validate(self, body: bytes, fmt: str) -> tuple[list[Any], list[RowError]]:
-        return validate_rows(parse(body, fmt), self.registry.allowed_schemes)
+        return validate_rows(parse(body, fmt), self.registry.allowed_schemes,
+                             self.registry.file_roots)
 
     async def _write_import(self, principal: Any, valid: list[Any], errors: list[RowError],
                             fmt: str, create_only: bool) -> dict[str, Any]:

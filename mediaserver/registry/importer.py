@@ -13,6 +13,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from .. import json_limits
@@ -155,6 +156,7 @@ def _csv_record(cells: dict[str, str], row: int, line: int) -> dict[str, Any] | 
 
 
 def validate_rows(rows: Iterable[Row], allowed_schemes: Iterable[str] | None = None,
+                  file_roots: Iterable[Path] | None = None,
                   ) -> tuple[list[tuple[Row, SourceConfig]], list[RowError]]:
     """Validate every record; a later duplicate of an id is an error. CPU-bound: run it in a
     thread for large bodies."""
@@ -169,7 +171,7 @@ def validate_rows(rows: Iterable[Row], allowed_schemes: Iterable[str] | None = N
         raw_id = row.data.get("id") if isinstance(row.data, dict) else None
         ident = raw_id if isinstance(raw_id, str) else None
         try:
-            source = validate_source(row.data, schemes)
+            source = validate_source(row.data, schemes, file_roots)
         except SourceValidationError as exc:
             errors.append(RowError(row.row, ident, exc.field, exc.detail, row.line))
             continue

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import re
 
+import aiohttp
 import pytest
 
 from tests.e2e.conftest import token
@@ -140,3 +141,30 @@ async def test_control_characters_from_clients_are_escaped_in_the_log(make_hub, 
     assert any("cam\\x00" in m for m in messages), messages[-10:]
     bad = [m for m in messages if CONTROL.search(m)]
     assert not bad, bad[:5]
+
+
+async def test_file_sources_are_confined_to_the_media_directories(make_hub):
+    hub = await make_hub()
+    media = hub.settings.data_dir / "media"
+    media.mkdir(parents=True, exist_ok=True)
+    (media / "clip.mp4").write_bytes(b"not really a clip")
+    (media / "escape.mp4").symlink_to("/etc/hostname")
+    headers = {"Authorization": f"Bearer {token(hub, 'admin')}"}
+    base = f"http://127.0.0.1:{hub.http_port}/api/v1/sources"
+    refused = ["file:///etc/shadow", f"file://{media}/../../../etc/passwd",
+               f"file://{media}/escape.mp4", f"file://{media}x/clip.mp4"]
+    async with aiohttp.ClientSession(headers=headers) as http:
+        for index, url in enumerate(refused):
+            async with http.post(base, json={"id": f"f{index}", "group": "g",
+                                             "url": url}) as resp:
+                body = await resp.json()
+                assert resp.status == 422, (url, body)
+                assert "pull.file_roots" in body["error"]["message"], body
+        async with http.post(base, json={"id": "ok", "group": "g",
+                                         "url": f"file://{media}/clip.mp4"}) as resp:
+            assert resp.status == 201, await resp.text()
+        rows = [{"id": f"i{i}", "group": "g", "url": url} for i, url in enumerate(refused)]
+        async with http.post(base + "/import", json=rows) as resp:
+            report = await resp.json()
+        assert report["created"] == 0 and len(report["errors"]) == len(refused), report
+        assert all("pull.file_roots" in e["message"] for e in report["errors"]), report
