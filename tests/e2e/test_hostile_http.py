@@ -168,3 +168,25 @@ async def test_file_sources_are_confined_to_the_media_directories(make_hub):
             report = await resp.json()
         assert report["created"] == 0 and len(report["errors"]) == len(refused), report
         assert all("pull.file_roots" in e["message"] for e in report["errors"]), report
+
+
+async def test_found_by_fuzzing_websocket_key_and_abandoned_whip_offer(make_hub, caplog):
+    """Two defects the mutation fuzzer (loadtests/fuzz_hub.py) found: a non-ASCII
+    Sec-WebSocket-Key was a 500 with a traceback, and a WHIP offer whose client hung up
+    mid-body was logged as an ERROR."""
+    hub = await make_hub(sources=[{"id": "push1", "group": "g", "kind": "bodycam",
+                                   "publish": True}])
+    caplog.set_level(logging.INFO)
+    viewer = token(hub).encode()
+    answer = await exchange(hub.http_port, b"GET /api/v1/events HTTP/1.1\r\nHost: h\r\n"
+                            b"Authorization: Bearer " + viewer + b"\r\nUpgrade: websocket\r\n"
+                            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                            b"Sec-WebSocket-Key: dGhlIHNhbX\xc8Bub25jZQ==\r\n\r\n")
+    assert status(answer) == 400, answer[:300]
+    device = hub.access.issue("device", (), ttl=600, subject="push1", source="push1").encode()
+    for _ in range(3):
+        await exchange(hub.http_port, b"POST /whip/push1 HTTP/1.1\r\nHost: h\r\n"
+                       b"Authorization: Bearer " + device + b"\r\nContent-Type: application/sdp"
+                       b"\r\nContent-Length: 5000\r\n\r\nv=0\r\n", timeout=0.3)
+    await asyncio.sleep(0.5)
+    assert not tracebacks(caplog)
