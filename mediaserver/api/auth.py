@@ -387,7 +387,8 @@ class ClientErrorLogger(logging.LoggerAdapter):
     aiohttp logs every request it cannot parse (bad method or URL, oversized headers, a TLS
     hello on the plain port) as ``ERROR Error handling request`` with a traceback, and answers
     400 anyway. That is the client's fault, not the server's: such lines become one INFO line
-    (control characters escaped), at most 20 per 10 s with a count of the rest. Any other
+    (control characters escaped), at most 20 per 10 s with a count of the rest. A client that
+    hangs up while its body is read (``ConnectionError``) is one DEBUG line. Any other
     exception keeps its ERROR and traceback.
     """
 
@@ -398,6 +399,9 @@ class ClientErrorLogger(logging.LoggerAdapter):
     def exception(self, msg: object, *args: object, exc_info: object = True,
                   **kwargs: object) -> None:
         exc = exc_info if isinstance(exc_info, BaseException) else None
+        if isinstance(exc, ConnectionError):
+            self.logger.debug("client %s went away: %s", args[0] if args else "?", exc)
+            return
         if not isinstance(exc, HttpProcessingError):
             super().exception(msg, *args, exc_info=exc_info, **kwargs)
             return

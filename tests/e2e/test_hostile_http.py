@@ -171,9 +171,9 @@ async def test_file_sources_are_confined_to_the_media_directories(make_hub):
 
 
 async def test_found_by_fuzzing_websocket_key_and_abandoned_whip_offer(make_hub, caplog):
-    """Two defects the mutation fuzzer (loadtests/fuzz_hub.py) found: a non-ASCII
-    Sec-WebSocket-Key was a 500 with a traceback, and a WHIP offer whose client hung up
-    mid-body was logged as an ERROR."""
+    """Defects the mutation fuzzer (loadtests/fuzz_hub.py) found: a non-ASCII
+    Sec-WebSocket-Key was a 500 with a traceback, and a WHIP offer or a REST body whose client
+    hung up mid-body was logged as an ERROR with a traceback."""
     hub = await make_hub(sources=[{"id": "push1", "group": "g", "kind": "bodycam",
                                    "publish": True}])
     caplog.set_level(logging.INFO)
@@ -184,9 +184,15 @@ async def test_found_by_fuzzing_websocket_key_and_abandoned_whip_offer(make_hub,
                             b"Sec-WebSocket-Key: dGhlIHNhbX\xc8Bub25jZQ==\r\n\r\n")
     assert status(answer) == 400, answer[:300]
     device = hub.access.issue("device", (), ttl=600, subject="push1", source="push1").encode()
+    admin = token(hub, "admin").encode()
     for _ in range(3):
         await exchange(hub.http_port, b"POST /whip/push1 HTTP/1.1\r\nHost: h\r\n"
                        b"Authorization: Bearer " + device + b"\r\nContent-Type: application/sdp"
                        b"\r\nContent-Length: 5000\r\n\r\nv=0\r\n", timeout=0.3)
+        # the same on REST: a JSON body and an import cut short by a hang-up
+        for path in (b"/api/v1/sources", b"/api/v1/sources/import"):
+            await exchange(hub.http_port, b"POST " + path + b" HTTP/1.1\r\nHost: h\r\n"
+                           b"Authorization: Bearer " + admin + b"\r\nContent-Type: "
+                           b"application/json\r\nContent-Length: 5000\r\n\r\n[{", timeout=0.3)
     await asyncio.sleep(0.5)
     assert not tracebacks(caplog)
