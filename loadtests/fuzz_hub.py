@@ -220,65 +220,67 @@ class Fuzzer:
 
     async def _rtsp_reader(self, url: str, token_url: str, tcp: dict[str, str]) -> None:
         rng = self.rng
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.hub.rtsp_port)
-        try:
-            async with asyncio.timeout(CASE_TIMEOUT + 2):
-                writer.write(rtsp_request("DESCRIBE", token_url, 1)
-                             + rtsp_request("SETUP", f"{url}/trackID=0", 2, tcp))
-                head = await _read_until(reader, b"Session: ", 2.5)
-                found = re.search(rb"Session: ([0-9a-f]+)", head)
-                self._count("rtsp", head)
-                session = found.group(1).decode() if found else "deadbeefdeadbeef"
-                script = [rng.choice(("PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER", "SETUP",
-                                      "OPTIONS")) for _ in range(rng.randint(1, 8))]
-                messages = [rtsp_request(m, f"{url}/trackID=0" if m == "SETUP" else url + "/",
-                                         3 + i, {"Session": session, **tcp})
-                            for i, m in enumerate(script)]
-                if rng.random() < 0.5:
-                    i = rng.randrange(len(messages))
-                    messages[i] = self.mutate(messages[i], messages)
-                if rng.random() < 0.3:
-                    messages.append(interleaved(rng.choice((0, 1, 7, 255)),
-                                                self.mutate(b"\x80\xc9\x00\x01" + b"\0" * 4)))
-                for chunk in split_writes(rng, b"".join(messages)):
-                    writer.write(chunk)
-                await asyncio.sleep(rng.random() * 0.3)
-        except (TimeoutError, ConnectionError, OSError):
-            pass
-        finally:
-            writer.transport.abort() if rng.random() < 0.5 else writer.close()
+        async with self._rtsp_connection() as (reader, writer):
+            writer.write(rtsp_request("DESCRIBE", token_url, 1)
+                         + rtsp_request("SETUP", f"{url}/trackID=0", 2, tcp))
+            head = await _read_until(reader, b"Session: ", 2.5)
+            found = re.search(rb"Session: ([0-9a-f]+)", head)
+            self._count("rtsp", head)
+            session = found.group(1).decode() if found else "deadbeefdeadbeef"
+            script = [rng.choice(("PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER", "SETUP",
+                                  "OPTIONS")) for _ in range(rng.randint(1, 8))]
+            messages = [rtsp_request(m, f"{url}/trackID=0" if m == "SETUP" else url + "/",
+                                     3 + i, {"Session": session, **tcp})
+                        for i, m in enumerate(script)]
+            if rng.random() < 0.5:
+                i = rng.randrange(len(messages))
+                messages[i] = self.mutate(messages[i], messages)
+            if rng.random() < 0.3:
+                messages.append(interleaved(rng.choice((0, 1, 7, 255)),
+                                            self.mutate(b"\x80\xc9\x00\x01" + b"\0" * 4)))
+            await self._send_rest(writer, messages)
 
     async def _rtsp_publisher(self) -> None:
         rng = self.rng
         url = f"rtsp://127.0.0.1:{self.hub.rtsp_port}/push1?token={self.device}"
         sdp = PUSH_SDP if rng.random() < 0.6 else self.mutate(PUSH_SDP)
         record = {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record"}
+        async with self._rtsp_connection() as (reader, writer):
+            writer.write(rtsp_request("ANNOUNCE", url, 1,
+                                      {"Content-Type": "application/sdp"}, sdp)
+                         + rtsp_request("SETUP", url.replace("?", "/streamid=0?"), 2,
+                                        record))
+            head = await _read_until(reader, b"Session: ", 2.5)
+            self._count("rtsp", head)
+            found = re.search(rb"Session: ([0-9a-f]+)", head)
+            session = found.group(1).decode() if found else "0"
+            frames = [rtsp_request("RECORD", url, 3, {"Session": session})]
+            idr = b"\x65" + bytes(rng.randrange(256) for _ in range(rng.randint(1, 1500)))
+            for seq in range(rng.randint(1, 40)):
+                payload = idr if seq % 10 == 0 else b"\x41" + os.urandom(rng.randint(1, 900))
+                packet = rtp_packet(rng, seq, payload)
+                if rng.random() < 0.2:
+                    packet = self.mutate(packet)
+                frames.append(interleaved(0, packet))
+            await self._send_rest(writer, frames)
+
+    @contextlib.asynccontextmanager
+    async def _rtsp_connection(self):
+        """A connection to the RTSP port for one case: time-boxed, errors are the case's
+        outcome, ended by a FIN or a reset."""
         reader, writer = await asyncio.open_connection("127.0.0.1", self.hub.rtsp_port)
         try:
             async with asyncio.timeout(CASE_TIMEOUT + 2):
-                writer.write(rtsp_request("ANNOUNCE", url, 1,
-                                          {"Content-Type": "application/sdp"}, sdp)
-                             + rtsp_request("SETUP", url.replace("?", "/streamid=0?"), 2,
-                                            record))
-                head = await _read_until(reader, b"Session: ", 2.5)
-                self._count("rtsp", head)
-                found = re.search(rb"Session: ([0-9a-f]+)", head)
-                session = found.group(1).decode() if found else "0"
-                frames = [rtsp_request("RECORD", url, 3, {"Session": session})]
-                idr = b"\x65" + bytes(rng.randrange(256) for _ in range(rng.randint(1, 1500)))
-                for seq in range(rng.randint(1, 40)):
-                    payload = idr if seq % 10 == 0 else b"\x41" + os.urandom(rng.randint(1, 900))
-                    packet = rtp_packet(rng, seq, payload)
-                    if rng.random() < 0.2:
-                        packet = self.mutate(packet)
-                    frames.append(interleaved(0, packet))
-                for chunk in split_writes(rng, b"".join(frames)):
-                    writer.write(chunk)
-                await asyncio.sleep(rng.random() * 0.3)
+                yield reader, writer
         except (TimeoutError, ConnectionError, OSError):
             pass
         finally:
-            writer.transport.abort() if rng.random() < 0.5 else writer.close()
+            writer.transport.abort() if self.rng.random() < 0.5 else writer.close()
+
+    async def _send_rest(self, writer: asyncio.StreamWriter, messages: list[bytes]) -> None:
+        for chunk in split_writes(self.rng, b"".join(messages)):
+            writer.write(chunk)
+        await asyncio.sleep(self.rng.random() * 0.3)
 
     # RTMP: handshake (sometimes mutated), then connect/createStream/publish chunks, mutated
     async def rtmp_case(self) -> None:
