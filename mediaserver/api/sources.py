@@ -31,6 +31,7 @@ from aiohttp import web
 
 from ..config import SourceConfig
 from ..config.sources import GROUP_PATTERN, SOURCE_ID_PATTERN
+from ..json_limits import JsonTooDeep
 from ..registry.importer import ImportFormatError, RowError, detect_format, parse, validate_rows
 from ..registry.sources import (
     CREATED,
@@ -210,11 +211,14 @@ class SourcesApi:
                 valid, errors = await asyncio.to_thread(self._parse_validate, body, fmt)
             except ImportFormatError as exc:
                 raise ApiError(400, "bad_body", str(exc)) from None
+            except JsonTooDeep as exc:
+                raise ApiError(413, "too_large", str(exc)) from None
             return web.json_response(await self._write_import(principal, valid, errors, fmt,
                                                               mode == "create"))
 
     def _parse_validate(self, body: bytes, fmt: str) -> tuple[list[Any], list[RowError]]:
-        return validate_rows(parse(body, fmt), self.registry.allowed_schemes)
+        return validate_rows(parse(body, fmt), self.registry.allowed_schemes,
+                             self.registry.file_roots)
 
     async def _write_import(self, principal: Any, valid: list[Any], errors: list[RowError],
                             fmt: str, create_only: bool) -> dict[str, Any]:

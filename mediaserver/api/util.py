@@ -9,7 +9,6 @@ validation errors) with the matching status: 400 bad JSON or parameters, 401/403
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .. import json_limits
 from ..errors import AccessDenied, SourceInvalid, SourceNotFound
 from ..redact import scrub
 from ..store.connection import reraise_if_cancelling
@@ -133,7 +133,9 @@ def _too_large(request: web.Request, limit: int) -> None:
 async def read_json(request: web.Request, limit: int = JSON_LIMIT) -> Any:
     body = await read_body(request, limit)
     try:
-        return json.loads(body)
+        return json_limits.loads(body)
+    except json_limits.JsonTooDeep as exc:
+        raise ApiError(413, "too_large", str(exc)) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
 

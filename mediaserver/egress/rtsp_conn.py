@@ -17,6 +17,7 @@ from ..errors import AccessDenied, SourceNotFound
 from ..protocols.rtsp.errors import RtspError
 from ..protocols.rtsp.headers import Headers
 from ..protocols.rtsp.message import InterleavedFrame, MessageReader, Request, Response
+from ..redact import escape_control
 from .rtsp_context import ServerContext
 from .rtsp_methods import MethodHandlers
 from .rtsp_publisher import PublisherSession
@@ -61,7 +62,7 @@ class RtspConnection(MethodHandlers):
         try:
             await self._read_loop()
         except RtspError as exc:  # from the parser: the stream is out of sync
-            logger.info("[%s] RTSP protocol error: %s", self.peer, exc)
+            logger.info("[%s] RTSP protocol error: %s", self.peer, escape_control(str(exc)))
             self._respond(Response.make(exc.status, None, self._common_headers()))
             self.close()
         except (ConnectionError, OSError) as exc:
@@ -138,6 +139,11 @@ class RtspConnection(MethodHandlers):
             self.last_receive = now
             parser.feed(data)
             while not self.closing:
+                if self.writer.transport.is_closing():
+                    # the peer is gone: requests it queued (pipelined) answer nobody
+                    logger.debug("[%s] transport closed, %d bytes of requests dropped",
+                                 self.peer, parser.buffered)
+                    return
                 event = parser.next_event()
                 if event is None:
                     break
@@ -207,7 +213,7 @@ class RtspConnection(MethodHandlers):
         return Headers([("Server", self.ctx.settings.server_name)])
 
     def _error(self, status: int, cseq: int | None, message: str) -> Response:
-        logger.info("[%s] answering %d: %s", self.peer, status, message)
+        logger.info("[%s] answering %d: %s", self.peer, status, escape_control(message))
         headers = self._common_headers()
         if status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="fusionhub"'

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..core.stream import Stream
     from ..protocols.rtp import RtpPacket
     from ..protocols.rtsp.message import Request
+    from .rtsp_session import ServerSession
 
 
 class Subscription(Protocol):
@@ -127,3 +128,6 @@ class ServerContext:
     packet_filter: PacketFilter | None = None
     #: pushed sources' publisher lifecycle; None: ANNOUNCE/RECORD answer 405
     publishers: PushPublishers | None = None
+    #: every session not yet closed, whichever connection made it (the server's reaper
+    #: detaches those idle past ``session_timeout``, even if their connection is gone)
+    sessions: set[ServerSession] = field(default_factory=set)

@@ -131,6 +131,7 @@ class MethodHandlers(RecordHandlers):
             sink.close()
             raise ConnectionResetError("connection closed during SETUP")
         self.sessions[session.id] = session
+        self.ctx.sessions.add(session)
         self.ctx.stats.sessions_total += 1
         self.ctx.stats.sessions_active += 1
         logger.info("[%s] reader session %s from %s over %s", source_id, session.id,

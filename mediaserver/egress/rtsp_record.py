@@ -85,6 +85,7 @@ class RecordHandlers:
         if session is self.announced:
             self.announced = None
             self.sessions[session.id] = session
+            self.ctx.sessions.add(session)
             self.ctx.stats.sessions_total += 1
             self.ctx.stats.sessions_active += 1
             self.ctx.stats.publish_sessions_total += 1
