@@ -122,7 +122,8 @@ async def bench_delay(tmp: Path, *, interval: float, fire_at: float, runs: int) 
         settings = load_settings(None, data_dir=tmp / f"data{run}", rtsp={"enabled": False},
                                  auth={"mode": "none"}, probe={"enabled": False},
                                  sources=[{"id": "cam", "url": f"file://{clip}",
-                                           "analytics": {"enabled": True}}], **listeners)
+                                           "analytics": {"enabled": True}}],
+                                 pull={"file_roots": [str(Path(clip).parent)]}, **listeners)
         hub = Hub(settings)
         await hub.start()
         analytics = HubAnalytics(

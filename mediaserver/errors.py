@@ -10,6 +10,7 @@
     │       └── SourceValidationError   ... naming the field
     ├── ImportFormatError        a bulk-import body that cannot be parsed as a whole (400)
     ├── ImportFailed             ``fusionhub sources import`` stopped (file or hub answer)
+    ├── JsonTooDeep              a JSON body nested deeper than allowed (413)
     ├── UpstreamError            a pulled/pushed source failed; the supervisor retries
     │   ├── UpstreamTimeout      no answer or no media within the configured timeout
     │   ├── UpstreamAuthError    401/403 from the camera (wrong credentials)
@@ -93,6 +94,10 @@ class SourceValidationError(SourceInvalid):
 
 class ImportFormatError(FusionhubError, ValueError):
     """The body as a whole cannot be parsed (HTTP 400)."""
+
+
+class JsonTooDeep(FusionhubError, ValueError):
+    """A JSON document nests arrays/objects deeper than allowed (413)."""
 
 
 class ImportFailed(FusionhubError, RuntimeError):

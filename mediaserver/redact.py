@@ -25,3 +25,19 @@ def redact_url(url: str) -> str:
 def scrub(text: str) -> str:
     """Remove URL credentials and secret query values from free text (error messages)."""
     return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\g<scheme>***@", text))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00 if 0xDC80 <= code <= 0xDCFF else code:02x}" if code < 0xD800 \
+        or 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def escape_control(text: str) -> str:
+    """Client-supplied text fit for one log line: control characters (NUL, CR, LF, ESC...)
+    and undecodable bytes (lone surrogates) are shown as ``\\xNN``, so a request cannot
+    forge log lines or smuggle terminal escapes."""
+    return _CONTROL.sub(_escape, text)

@@ -118,6 +118,10 @@ class SessionEndpoint(Generic[S]):
             self.counters.requests_rejected += 1
             self._log.info("[%s] %s offer rejected: %d %s", shown, self.kind, err.status, err)
             return self._error(request, err)
+        except ConnectionError as exc:  # the client hung up (mid-body): nobody to answer
+            self.counters.requests_rejected += 1
+            self._log.info("[%s] %s offer abandoned by the client: %s", shown, self.kind, exc)
+            return web.Response(status=400)
         except Exception:
             self.counters.requests_rejected += 1
             self._log.exception("[%s] %s offer failed", shown, self.kind)

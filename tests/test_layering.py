@@ -2,7 +2,8 @@
 
 Each row names a package (or module) and what it may import of the project; an import outside
 its row fails naming the file and line. The pure protocol layer imports only the standard
-library; the base (errors, metrics, config, redact, shipped files) only the standard library,
+library; the base (errors, metrics, config, redact, shipped files, JSON limits, file roots)
+only the standard library,
 pydantic, prometheus_client and each other; the composition root (``mediaserver.hub``) imports
 everything. Feature packages (the API, signalling, analytics) never import each other, and
 server code never imports the WHEP/WHIP test clients. ``test_every_module_imports_alone`` is
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("mediaserver", "signalling", "analytics", "loadtests")
 
 BASE = ("mediaserver.errors", "mediaserver.metrics", "mediaserver.config", "mediaserver.redact",
-        "mediaserver.shipped")
+        "mediaserver.shipped", "mediaserver.json_limits", "mediaserver.file_roots")
 PROTOCOLS = ("mediaserver.protocols",)
 CORE = PROTOCOLS + ("mediaserver.core",)
 FORMATS = CORE + ("mediaserver.formats",)

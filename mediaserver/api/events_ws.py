@@ -96,6 +96,9 @@ class EventsWebSocket:
             return json_error(503, "busy", "too many event sockets", headers={"Retry-After": "5"})
         await self.feed.start()  # no-op once running
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=64 * 1024)
+        if not request.headers.get("Sec-WebSocket-Key", "").isascii():
+            # aiohttp's handshake raises ValueError (a 500) on a non-ASCII key
+            return json_error(400, "bad_request", "not a valid WebSocket handshake")
         await ws.prepare(request)
         self._sockets.add(ws)
         self.stats["connections"] += 1

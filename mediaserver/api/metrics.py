@@ -76,6 +76,8 @@ _STREAM_FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("fusionhub_subscriber_drops_total", "counter",
      "Access units dropped: before the first keyframe of a session and by slow subscribers"),
     ("fusionhub_bytes_out_total", "counter", "Bytes delivered to subscribers"),
+    ("fusionhub_stream_bad_parameter_sets_total", "counter",
+     "Keyframes published while the SPS gave no picture size (unparsable)"),
 )
 
 
@@ -105,7 +107,7 @@ def stream_collector(manager: StreamProvider) -> Collector:
             fresh = time.monotonic() - stats.last_au_time < STALE_AFTER
             values = (stream.subscriber_count, stats.bytes_in, stats.aus_in, stats.packets_in,
                       stats.fps if fresh else 0.0, stats.bitrate if fresh else 0.0,
-                      drops + stats.dropped_in, bytes_out)
+                      drops + stats.dropped_in, bytes_out, stats.bad_parameter_sets)
             labels = (("source", stream.id),)
             for (name, kind, help_), value in zip(_STREAM_FAMILIES, values, strict=True):
                 per_family[name].append(Sample(name, value, labels, kind, help_))

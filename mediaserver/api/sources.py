@@ -31,7 +31,7 @@ from aiohttp import web
 
 from ..config import SourceConfig
 from ..config.sources import GROUP_PATTERN, SOURCE_ID_PATTERN
-from ..errors import ApiError, ImportFormatError, SourceExists
+from ..errors import ApiError, ImportFormatError, JsonTooDeep, SourceExists
 from ..http.access import Access
 from ..http.body import read_body, read_json_object
 from ..http.errors import api_handler
@@ -206,11 +206,14 @@ class SourcesApi:
                 valid, errors = await asyncio.to_thread(self._parse_validate, body, fmt)
             except ImportFormatError as exc:
                 raise ApiError(400, "bad_body", str(exc)) from None
+            except JsonTooDeep as exc:
+                raise ApiError(413, "too_large", str(exc)) from None
             return web.json_response(await self._write_import(principal, valid, errors, fmt,
                                                               mode == "create"))
 
     def _parse_validate(self, body: bytes, fmt: str) -> tuple[list[Any], list[RowError]]:
-        return validate_rows(parse(body, fmt), self.registry.allowed_schemes)
+        return validate_rows(parse(body, fmt), self.registry.allowed_schemes,
+                             self.registry.file_roots)
 
     async def _write_import(self, principal: Any, valid: list[Any], errors: list[RowError],
                             fmt: str, create_only: bool) -> dict[str, Any]:

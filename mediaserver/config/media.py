@@ -1,5 +1,6 @@
 """Stream fan-out, on-demand pulls, probes and WebRTC."""
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -31,6 +32,9 @@ class PullConfig(Section):
     denied_networks: tuple[str, ...] = Field(
         ("169.254.0.0/16", "fe80::/10"),
         title="Networks a source URL may never point at (checked on the resolved address)")
+    file_roots: tuple[Path, ...] | None = Field(
+        None, title="Directories file:// sources may read (symlinks and .. resolved); "
+        "None: the data dir's media/. Anything else is refused (422)")
 
 
 class ProbeConfig(Section):

@@ -226,11 +226,7 @@ class StreamManager:
         await entry.stream.wait_keyframe(None)
         if entry.state is StreamState.STARTING:
             entry.state = StreamState.READY
-        track = entry.stream.track
-        fields: dict[str, object] = {"last_error": ""}
-        if track is not None:
-            fields.update(codec=track.codec, width=track.width or "", height=track.height or "")
-        self._status.source_state(source_id, "streaming", **fields)
+        self._status.source_state(source_id, "streaming", **entry.stream.status_fields())
 
     async def aclose(self) -> None:
         """Stop every source and wait for their supervisors."""

@@ -101,12 +101,8 @@ class PushSession:
         self.stream.publish(au)
         if not self.streaming and au.keyframe:
             self.streaming = True
-            track = self.stream.track
-            fields: dict[str, object] = {"last_error": ""}
-            if track is not None:
-                fields.update(codec=track.codec, width=track.width or "",
-                              height=track.height or "")
-            self._owner._report(self.source_id, "streaming", **fields)  # noqa: SLF001
+            self._owner._report(self.source_id, "streaming",  # noqa: SLF001
+                                **self.stream.status_fields())
 
     def release(self, reason: str = CLEAN_RELEASE) -> None:
         """The publisher stopped (idempotent): ``offline``; the Stream lingers for the grace

@@ -23,7 +23,8 @@ class StreamStats:
     """Counters of one stream, exported as metrics and status fields."""
 
     __slots__ = ("aus_in", "bytes_in", "packets_in", "keyframes_in", "dropped_in", "last_au_time",
-                 "sessions", "fps", "bitrate", "_window_start", "_window_aus", "_window_bytes")
+                 "sessions", "fps", "bitrate", "bad_parameter_sets", "_window_start",
+                 "_window_aus", "_window_bytes")
 
     def __init__(self) -> None:
         self.aus_in = 0
@@ -36,6 +37,8 @@ class StreamStats:
         self.sessions = 0
         self.fps = 0.0
         self.bitrate = 0.0
+        #: keyframes published while the track's SPS gave no picture size (unparsable)
+        self.bad_parameter_sets = 0
         self._window_start = time.monotonic()
         self._window_aus = 0
         self._window_bytes = 0
@@ -79,6 +82,8 @@ class Stream:
         self._parameter_sets: dict[int, bytes] = {}
         self._keyframe_event = asyncio.Event()
         self.publishing = False
+        #: why the track is unusable (an SPS that does not parse), or None
+        self.track_error: str | None = None
         #: audio side-channel (no GOP cache; see :mod:`.audio`)
         self.audio = AudioChannel(stream_id)
 
@@ -103,8 +108,8 @@ class Stream:
         self._keyframe_event.clear()
 
     def set_track(self, track: VideoTrack) -> None:
-        if track != self.track:
-            logger.info("[%s] track %s %sx%s", self.id, track.codec, track.width, track.height)
+        if track != self.track and track.width is not None and track.height is not None:
+            logger.info("[%s] track %s %dx%d", self.id, track.codec, track.width, track.height)
         self.track = track
         kinds = nal_kinds(track.codec)
         for ps in track.parameter_sets if kinds is not None else ():
@@ -121,6 +126,7 @@ class Stream:
             self._waiting_keyframe = False
         if au.keyframe:
             au = self._with_parameter_sets(au)
+            self._check_track()
         self._rebase_pts(au)
         self.stats.count(au, now)
         self._cache(au)
@@ -128,6 +134,27 @@ class Stream:
             sub.offer(au)
         if au.keyframe:
             self._keyframe_event.set()
+
+    def _check_track(self) -> None:
+        """At a keyframe the parameter sets are known: a track still without a picture size
+        has an SPS that does not parse (said once per track in the log, counted always)."""
+        track = self.track
+        if track is None or (track.width is not None and track.height is not None):
+            self.track_error = None
+            return
+        self.stats.bad_parameter_sets += 1
+        if self.track_error is None:
+            self.track_error = (f"{track.codec} parameter sets unusable: the SPS gives no "
+                                "picture size (missing or unparsable)")
+            logger.warning("[%s] %s", self.id, self.track_error)
+
+    def status_fields(self) -> dict[str, object]:
+        """Status board fields of a streaming source: codec, size and ``last_error``."""
+        fields: dict[str, object] = {"last_error": self.track_error or ""}
+        track = self.track
+        if track is not None:
+            fields.update(codec=track.codec, width=track.width or "", height=track.height or "")
+        return fields
 
     def _rebase_pts(self, au: AccessUnit) -> None:
         if self._rebase:

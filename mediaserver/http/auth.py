@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
@@ -33,7 +34,7 @@ from ..config.sources import SourceConfig
 from ..core.interfaces import SourceLookup
 from ..errors import STATUS_CODES, AccessDenied, ConfigError, TokenError
 from ..protocols.rtsp.message import Request as RtspRequest
-from ..redact import redact_url, scrub
+from ..redact import escape_control, redact_url, scrub
 from .errors import answer, error_response, json_error
 from .principal import (
     ACTIONS,
@@ -136,8 +137,8 @@ class Access:
             self._failed.labels(code).inc()
         if self._log_limiter.allow():
             suppressed, self._log_limiter.suppressed = self._log_limiter.suppressed, 0
-            logger.info("[auth] %s %s from %s rejected: %s%s", request.method, request.path,
-                        request.remote, reason,
+            logger.info("[auth] %s %s from %s rejected: %s%s", escape_control(request.method),
+                        escape_control(request.path), request.remote, reason,
                         f" ({suppressed} more not logged)" if suppressed else "")
         # blunt online guessing without holding the loop
         await asyncio.sleep(self._failure_delay)
@@ -354,10 +355,43 @@ class RedactingAccessLogger(AbstractAccessLogger):
     """
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self.logger.info('%s "%s %s HTTP/%d.%d" %d %d %.3fs', request.remote, request.method,
-                         redact_url(request.path_qs), request.version.major,
+        self.logger.info('%s "%s %s HTTP/%d.%d" %d %d %.3fs', request.remote,
+                         escape_control(request.method),
+                         escape_control(redact_url(request.path_qs)), request.version.major,
                          request.version.minor, response.status, response.body_length, time)
 
     @property
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(logging.INFO)
+
+
+class ClientErrorLogger(logging.LoggerAdapter):
+    """The logger of aiohttp's request handler (``web.AppRunner(app, logger=...)``).
+
+    aiohttp logs every request it cannot parse (bad method or URL, oversized headers, a TLS
+    hello on the plain port) as ``ERROR Error handling request`` with a traceback, and answers
+    400 anyway. That is the client's fault, not the server's: such lines become one INFO line
+    (control characters escaped), at most 20 per 10 s with a count of the rest. A client that
+    hangs up while its body is read (``ConnectionError``) is one DEBUG line. Any other
+    exception keeps its ERROR and traceback.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__(logger, {})
+        self._limiter = _LogLimiter()
+
+    def exception(self, msg: object, *args: object, exc_info: object = True,
+                  **kwargs: object) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else None
+        if isinstance(exc, ConnectionError):
+            self.logger.debug("client %s went away: %s", args[0] if args else "?", exc)
+            return
+        if not isinstance(exc, HttpProcessingError):
+            super().exception(msg, *args, exc_info=exc_info, **kwargs)
+            return
+        if not self._limiter.allow():
+            return
+        suppressed, self._limiter.suppressed = self._limiter.suppressed, 0
+        self.logger.info("malformed HTTP request from %s: %s%s",
+                         args[0] if args else "?", escape_control(str(exc))[:200],
+                         f" ({suppressed} more not logged)" if suppressed else "")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from .. import json_limits
 from ..errors import ApiError
 
 JSON_LIMIT = 64 * 1024
@@ -36,7 +36,9 @@ def _too_large(request: web.Request, limit: int) -> None:
 async def read_json(request: web.Request, limit: int = JSON_LIMIT) -> Any:
     body = await read_body(request, limit)
     try:
-        return json.loads(body)
+        return json_limits.loads(body)
+    except json_limits.JsonTooDeep as exc:
+        raise ApiError(413, "too_large", str(exc)) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
 

@@ -147,7 +147,8 @@ def encode_token(secret: str, role: str, groups: Iterable[str], *, ttl: int,
 def decode_token(secret: str, token: str, *, leeway: float = 30.0) -> Principal:
     """Verify ``token`` (HS256 only, ``exp`` required, ``iat``/``nbf`` checked with ``leeway``)
     and turn its claims into a :class:`Principal`. Raises :class:`TokenError`."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
+    # a JWT is ASCII; a header's undecodable byte arrives as a lone surrogate
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         raise TokenError("malformed token", "malformed")
     try:
         with warnings.catch_warnings():

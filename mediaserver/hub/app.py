@@ -52,7 +52,8 @@ from ..core.manager import ManagerSettings, StreamManager
 from ..core.push import PushPublishers
 from ..core.tasks import cancel_and_wait, log_failure
 from ..errors import SourceNotFound
-from ..http.auth import Access
+from ..file_roots import default_file_roots
+from ..http.auth import Access, ClientErrorLogger
 from ..metrics import Metrics
 from ..registry.probe_scheduler import ProbeScheduler
 from ..registry.sources import SourceRegistry
@@ -80,6 +81,9 @@ class Hub:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.node_id = settings.node_id or socket.gethostname()
+        #: the pull section with its file:// confinement resolved (default: data dir's media/)
+        self.pull = settings.pull if settings.pull.file_roots is not None else \
+            settings.pull.model_copy(update={"file_roots": default_file_roots(settings.data_dir)})
         self.metrics = Metrics()
         self._closers: list[tuple[str, Callable[[], Awaitable[object]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -119,7 +123,8 @@ class Hub:
         self._on_close("redis", self.redis.aclose)
         client = self.redis.client
         self.registry = SourceRegistry(client, s.redis.prefix,
-                                       allowed_schemes=s.pull.allowed_schemes)
+                                       allowed_schemes=s.pull.allowed_schemes,
+                                       file_roots=self.pull.file_roots)
         self.status = StatusBoard(client, s.redis.prefix, node=self.node_id,
                                   maxlen=s.redis.status_maxlen)
         await self.status.start()
@@ -207,7 +212,8 @@ class Hub:
             self._on_close("whip", self.whip_publish.aclose)
         web_app = await asyncio.to_thread(WebApp, auth_mode=s.auth.mode)  # looks at web/
         app = self.http_app = self._build_http_app(web_app)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=STEP_TIMEOUT)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=STEP_TIMEOUT,
+                               logger=ClientErrorLogger(logging.getLogger("aiohttp.server")))
         await runner.setup()
         site = web.TCPSite(runner, s.http.host, s.http.port)
         await site.start()
@@ -254,7 +260,8 @@ class Hub:
         source = await self.registry.get(source_id)
         if source is None:
             raise SourceNotFound(source_id)
-        return publisher_for_source(source, self.settings.pull)
+        # off the loop: a file:// URL is resolved on disk (symlinks) against pull.file_roots
+        return await asyncio.to_thread(publisher_for_source, source, self.pull)
 
     async def _source_changed(self, kind: str, source_id: str) -> None:
         """Called by the sources API after a write: ``created``, ``updated`` (url, publish,

@@ -12,13 +12,24 @@ from collections.abc import Awaitable, Callable
 from .. import __version__
 from ..config import Settings, load_settings
 from ..errors import ConfigError
+from ..redact import escape_control
 
 logger = logging.getLogger("fusionhub")
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Every message on one line: control characters a client slipped into a logged path,
+    URL or header are escaped (tracebacks keep their lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = escape_control(record.message)
+        return super().formatMessage(record)
+
+
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLineFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     for noisy in ("aioice", "aiortc", "libav"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+from .. import json_limits
 from ..config import SourceConfig
 from ..errors import ImportFormatError, SourceValidationError
 from .sources import validate_source
@@ -80,7 +81,9 @@ def parse(body: bytes, fmt: str) -> list[Row]:
 
 def parse_json(text: str) -> list[Row]:
     try:
-        doc = json.loads(text)
+        doc = json_limits.loads(text)
+    except json_limits.JsonTooDeep:
+        raise
     except ValueError as exc:
         raise ImportFormatError(f"invalid JSON: {exc}") from None
     if isinstance(doc, dict) and isinstance(doc.get("sources"), list):
@@ -96,7 +99,9 @@ def parse_ndjson(text: str) -> list[Row]:
         if not line.strip():
             continue
         try:
-            item: Any = json.loads(line)
+            item: Any = json_limits.loads(line)
+        except json_limits.JsonTooDeep:
+            raise
         except ValueError as exc:
             item = RowError(len(rows) + 1, None, None, f"invalid JSON: {exc.msg}", line_no)
         rows.append(Row(len(rows) + 1, item, line_no))
@@ -148,6 +153,7 @@ def _csv_record(cells: dict[str, str], row: int, line: int) -> dict[str, Any] | 
 
 
 def validate_rows(rows: Iterable[Row], allowed_schemes: Iterable[str] | None = None,
+                  file_roots: Iterable[Path] | None = None,
                   ) -> tuple[list[tuple[Row, SourceConfig]], list[RowError]]:
     """Validate every record; a later duplicate of an id is an error. CPU-bound: run it in a
     thread for large bodies."""
@@ -162,7 +168,7 @@ def validate_rows(rows: Iterable[Row], allowed_schemes: Iterable[str] | None = N
         raw_id = row.data.get("id") if isinstance(row.data, dict) else None
         ident = raw_id if isinstance(raw_id, str) else None
         try:
-            source = validate_source(row.data, schemes)
+            source = validate_source(row.data, schemes, file_roots)
         except SourceValidationError as exc:
             errors.append(RowError(row.row, ident, exc.field, exc.detail, row.line))
             continue

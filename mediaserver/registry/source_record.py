@@ -7,12 +7,14 @@ import json
 import types
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from ..config import SourceConfig
 from ..errors import SourceValidationError
+from ..file_roots import file_url_error
 from ..redact import redact_url
 
 STATES = ("offline", "online", "streaming", "error")
@@ -45,7 +47,8 @@ class Page:
     next_cursor: str | None
 
 
-def validate_source(data: Any, allowed_schemes: Iterable[str] | None = None) -> SourceConfig:
+def validate_source(data: Any, allowed_schemes: Iterable[str] | None = None,
+                    file_roots: Iterable[Path] | None = None) -> SourceConfig:
     """Validate a record, raising :class:`SourceValidationError` naming the first bad field."""
     if not isinstance(data, dict):
         raise SourceValidationError("(record)", "must be an object")
@@ -59,6 +62,10 @@ def validate_source(data: Any, allowed_schemes: Iterable[str] | None = None) -> 
         scheme = source.url.split(":", 1)[0].lower() if ":" in source.url else ""
         if scheme not in allowed_schemes:
             raise SourceValidationError("url", f"scheme {scheme or '(none)'!r} is not allowed")
+    if source.url is not None and file_roots is not None:
+        error = file_url_error(source.url, file_roots)
+        if error is not None:
+            raise SourceValidationError("url", error)
     return source
 
 

@@ -28,6 +28,7 @@ import bisect
 import json
 import logging
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -66,11 +67,14 @@ class SourceRegistry:
     """Sources in Redis; every method is one or a few round trips (pipelined)."""
 
     def __init__(self, redis: Redis, prefix: str = "fh:", *,
-                 allowed_schemes: Iterable[str] | None = None) -> None:
+                 allowed_schemes: Iterable[str] | None = None,
+                 file_roots: Iterable[Path] | None = None) -> None:
         self.redis = redis
         self.prefix = prefix
         self.allowed_schemes = frozenset(s.lower() for s in allowed_schemes) \
             if allowed_schemes is not None else None
+        #: where file:// sources may read (None: anywhere; the hub always sets it)
+        self.file_roots = tuple(file_roots) if file_roots is not None else None
         self._shas: dict[str, str] = {}
         p = prefix
         self._index_keys = [f"{p}sources", f"{p}idx:ids", f"{p}idx:groups", f"{p}idx:search",
@@ -87,7 +91,7 @@ class SourceRegistry:
 
     def validate(self, data: Any) -> SourceConfig:
         """:func:`validate_source` with this registry's URL scheme allowlist."""
-        return validate_source(data, self.allowed_schemes)
+        return validate_source(data, self.allowed_schemes, self.file_roots)
 
     # -- single records -----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from ..config.sources import SourceConfig
 from ..core.interfaces import Publisher
 from ..core.stream import Stream
 from ..errors import SourceNotAllowed
+from ..file_roots import file_url_error
 from ..redact import redact_url
 from .pyav_file import ClipCache, LoopingFilePublisher
 from .pyav_source import PyAVPublisher
@@ -29,6 +30,10 @@ def check_scheme(url: str, pull: PullConfig) -> str:
                                f"(pull.allowed_schemes: {', '.join(pull.allowed_schemes)})")
     if scheme == "file" and not urlsplit(url).path.startswith("/"):
         raise SourceNotAllowed("file:// URLs must be absolute")
+    if scheme == "file" and pull.file_roots is not None:
+        error = file_url_error(url, pull.file_roots)
+        if error is not None:
+            raise SourceNotAllowed(error)
     return scheme
 
 

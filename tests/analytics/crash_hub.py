@@ -18,7 +18,8 @@ async def main(data_dir: str, clip: str, models: str) -> None:
     # the e2e settings: loopback, free ports for every listener
     settings = hub_settings(Path(data_dir),
                             sources=[{"id": "cam-k", "url": f"file://{clip}",
-                                      "analytics": {"enabled": True, "interval": 0.3}}])
+                                      "analytics": {"enabled": True, "interval": 0.3}}],
+                            pull={"file_roots": [str(Path(clip).parent)]})
     hub = Hub(settings)
     await hub.start()
     analytics = HubAnalytics(

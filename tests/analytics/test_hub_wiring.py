@@ -20,6 +20,7 @@ async def test_hub_with_analytics_raises_alerts(make_hub, camera_clip, tmp_path)
     hub = await make_hub(
         sources=[{"id": "cam-h", "group": "g", "url": f"file://{camera_clip}",
                   "analytics": {"enabled": True, "interval": 0.4}}],
+        pull={"file_roots": [str(camera_clip.parent)]},
         analytics={"enabled": True, "models": write_catalog(tmp_path / "m.yaml"),
                    "threads": 1, "rules": {"k": 2, "n": 2},
                    "evidence": {"pre_roll": 1, "post_roll": 1}})

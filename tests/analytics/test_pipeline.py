@@ -49,7 +49,7 @@ async def read_events(redis, group: str, want, timeout: float) -> list[dict]:
 async def test_file_source_to_reviewed_alert_with_clip(make_hub, camera_clip, tmp_path):  # noqa: F811
     source = {"id": "cam-a", "group": "city/east", "url": f"file://{camera_clip}",
               "analytics": {"enabled": True, "interval": 0.5, "classes": ["flood"]}}
-    hub = await make_hub(sources=[source])
+    hub = await make_hub(sources=[source], pull={"file_roots": [str(camera_clip.parent)]})
     redis = hub.redis.client
     await ensure_group(redis, "fh:events:alerts", "test")
     ah = await start_analytics(

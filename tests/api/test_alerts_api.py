@@ -197,7 +197,8 @@ async def test_manual_alert_of_a_live_source_has_a_snapshot(make_hub, tmp_path) 
     clip = await asyncio.to_thread(make_clip, tmp_path / "c.mp4", name="c", seconds=2,
                                    profile=ClipProfile("t", 320, 180, 10, 150_000, gop=10))
     hub = await make_hub(sources=[{"id": "cam-l", "group": "g", "url": f"file://{clip}",
-                                   "always_on": True}])
+                                   "always_on": True}],
+                         pull={"file_roots": [str(tmp_path)]})
     ah = await start_analytics(hub)
     try:
         assert await hub.manager.wait_ready("cam-l", 10)

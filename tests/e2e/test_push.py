@@ -9,6 +9,8 @@ Until the composition root wires the push ingest itself (``hub.push``, ``hub.rtm
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -19,11 +21,14 @@ import pytest
 from mediaserver.config.push import RtmpConfig
 from mediaserver.core.push import PushPublishers
 from mediaserver.hub.app import Hub
+from mediaserver.protocols.h264 import H264Packetizer
 from mediaserver.protocols.rtsp.message import Request as RtspRequest
 from mediaserver.servers.rtmp.server import RtmpServer
 from signalling.clients.whep import WhepClient
 from tests.e2e.conftest import token
+from tests.e2e.test_media_core import scrape
 from tests.servers.test_rtmp import push_clip, run_ffmpeg
+from tests.servers.test_rtsp_push import RawRtsp, fixture_media
 
 __all__ = ["push_clip"]
 
@@ -195,3 +200,39 @@ async def test_reconnect_within_grace_keeps_the_viewer(pushing, push_clip):
         assert code == 0, err
     assert push.stats.resumed == 1 and push.stats.expired == 0
     assert hub.manager.stream("bodycam1").stats.sessions == 2
+
+
+async def test_a_stream_whose_sps_does_not_parse_says_so(pushing, caplog):
+    """An RTSP publisher announcing (and sending) an SPS that cannot be parsed: the status
+    names the problem in last_error and the metrics count it (it used to be 'h264 NonexNone'
+    at INFO, and nothing else)."""
+    hub, _push, _rtmp = await pushing()
+    sdp, frames = fixture_media()
+    broken = b"\x67\x42"  # an SPS NAL unit cut after its profile byte
+    good_sps = next(n for nalus, _ in frames for n in nalus if n[0] & 0x1F == 7)
+    sdp = sdp.replace(base64.b64encode(good_sps).decode(), base64.b64encode(broken).decode())
+    frames = [(tuple(broken if n[0] & 0x1F == 7 else n for n in nalus), ts)
+              for nalus, ts in frames]
+    url = rtsp_url(hub, "bodycam1", device_token(hub, "bodycam1"))
+    c = await RawRtsp.connect(hub.rtsp.port)
+    try:
+        assert (await c.request("ANNOUNCE", url, {"Content-Type": "application/sdp"}, sdp)
+                ).status == 200
+        setup = await c.request("SETUP", url.replace("?", "/streamid=0?"), {
+            "Transport": "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record"})
+        assert setup.status == 200, setup
+        session = {"Session": setup.headers["Session"].split(";")[0]}
+        assert (await c.request("RECORD", url, session)).status == 200
+        packetizer = H264Packetizer(96, 4321)
+        for nalus, timestamp in frames[:30]:
+            for packet in packetizer.packetize(nalus, timestamp):
+                c.frame(0, packet.serialize())
+        await wait_state(hub, "bodycam1", ("streaming",), 10)
+        status = await hub.redis.client.hgetall("fh:status:bodycam1")
+        assert "SPS" in status["last_error"], status
+        metrics = await scrape(hub)
+        assert metrics['fusionhub_stream_bad_parameter_sets_total{source="bodycam1"}'] >= 1
+        assert any(r.levelno == logging.WARNING and "SPS" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        c.close()

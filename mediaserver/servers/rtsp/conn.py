@@ -30,6 +30,7 @@ from ...protocols.rtsp.errors import RtspError
 from ...protocols.rtsp.headers import Headers
 from ...protocols.rtsp.message import InterleavedFrame, MessageReader, Request, Response
 from ...protocols.rtsp.transport import parse_range, parse_session
+from ...redact import escape_control
 from .context import ServerContext
 from .paths import base_url, parse_uri
 from .publisher import PublisherSession, is_record, parse_specs
@@ -80,7 +81,7 @@ class RtspConnection:
         try:
             await self._read_loop()
         except RtspError as exc:  # from the parser: the stream is out of sync
-            logger.info("[%s] RTSP protocol error: %s", self.peer, exc)
+            logger.info("[%s] RTSP protocol error: %s", self.peer, escape_control(str(exc)))
             self._respond(Response.make(exc.status, None, self._common_headers()))
             self.close()
         except (ConnectionError, OSError) as exc:
@@ -157,6 +158,11 @@ class RtspConnection:
             self.last_receive = now
             parser.feed(data)
             while not self.closing:
+                if self.writer.transport.is_closing():
+                    # the peer is gone: requests it queued (pipelined) answer nobody
+                    logger.debug("[%s] transport closed, %d bytes of requests dropped",
+                                 self.peer, parser.buffered)
+                    return
                 event = parser.next_event()
                 if event is None:
                     break
@@ -347,6 +353,7 @@ class RtspConnection:
 
     def add_session(self, session: ServerSession) -> None:
         self.sessions[session.id] = session
+        self.ctx.sessions.add(session)
         self.ctx.stats.sessions_total += 1
         self.ctx.stats.sessions_active += 1
 
@@ -407,7 +414,7 @@ class RtspConnection:
         return Headers([("Server", self.ctx.settings.server_name)])
 
     def _error(self, status: int, cseq: int | None, message: str) -> Response:
-        logger.info("[%s] answering %d: %s", self.peer, status, message)
+        logger.info("[%s] answering %d: %s", self.peer, status, escape_control(message))
         headers = self._common_headers()
         if status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="fusionhub"'

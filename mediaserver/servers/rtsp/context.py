@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ...core.push import PushPublishers
     from ...protocols.rtp import RtpPacket
     from ...protocols.rtsp.message import Request
+    from .session import ServerSession
 
 
 #: ``await authorize(request, source_id, action)`` with action ``"read"`` (DESCRIBE, SETUP for
@@ -98,3 +99,6 @@ class ServerContext:
     packet_filter: PacketFilter | None = None
     #: pushed sources' publisher lifecycle; None: ANNOUNCE/RECORD answer 405
     publishers: PushPublishers | None = None
+    #: every session not yet closed, whichever connection made it (the server's reaper
+    #: detaches those idle past ``session_timeout``, even if their connection is gone)
+    sessions: set[ServerSession] = field(default_factory=set)

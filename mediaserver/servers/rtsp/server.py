@@ -125,6 +125,8 @@ class RtspServer:
         for conn in list(self._connections):
             conn.close(abort=True)
         await finish(self._client_tasks, _SHUTDOWN_TIMEOUT)
+        for session in list(self._ctx.sessions):  # whatever a connection left behind
+            await session.aclose()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -172,7 +174,8 @@ class RtspServer:
             writer.transport.abort()
 
     async def _reap(self) -> None:
-        """Enforce request, session and idle timeouts of every connection."""
+        """Enforce request, session and idle timeouts of every connection, then detach every
+        session idle past ``session_timeout`` whatever its state or connection."""
         tick = max(0.05, min(1.0, self.settings.session_timeout / 4,
                              self.settings.request_timeout / 4))
         while True:
@@ -180,3 +183,23 @@ class RtspServer:
             now = time.monotonic()
             for conn in list(self._connections):
                 conn.check_timeouts(now)
+            await self.reap_sessions(now)
+
+    async def reap_sessions(self, now: float) -> int:
+        """Close the sessions idle past ``session_timeout`` (their subscriber or publisher
+        is released at once; their connection, if still open, is closed); returns how many."""
+        expired = [s for s in self._ctx.sessions if s.expired(now)]
+        for session in expired:
+            logger.info("[%s] RTSP %s session %s idle for %.0f s (%s): detached", session.path,
+                        session.role, session.id, now - session.last_activity,
+                        session.state.value)
+            close = getattr(session.owner, "close", None)
+            if close is not None:
+                close(abort=True)
+            try:
+                await session.aclose()
+            except Exception:  # noqa: BLE001 - the reaper must keep reaping
+                logger.exception("[%s] closing RTSP session %s failed", session.path,
+                                 session.id)
+                self._ctx.sessions.discard(session)
+        return len(expired)

@@ -83,6 +83,7 @@ class ServerSession:
     async def aclose(self) -> None:
         """Release everything; idempotent."""
         self.state = SessionState.CLOSED
+        self.ctx.sessions.discard(self)
         if self.sink is not None:
             self.sink.close()
 
@@ -228,13 +229,25 @@ class ReaderSession(ServerSession):
 
     async def _stop_sending(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                if asyncio.current_task().cancelling():  # we are cancelled ourselves
-                    raise
+        try:
+            if task is not None and not task.done():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    if asyncio.current_task().cancelling():  # we are cancelled ourselves
+                        raise
+        finally:
+            # a task cancelled before its first step never runs its ``finally``: the session,
+            # not the task, owns the subscription
+            self._release()
+
+    def _release(self) -> None:
+        """Detach the subscriber, if any; idempotent."""
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            self.ctx.stats.subscriber_drops += sub.dropped
+            self.ctx.provider.unsubscribe(sub)
 
     async def _send_loop(self, sub: Subscription) -> None:
         reason = "source ended"
@@ -259,9 +272,7 @@ class ReaderSession(ServerSession):
             reason = f"internal error: {type(exc).__name__}"
             logger.exception("[%s] RTSP session %s failed", self.path, self.id)
         finally:
-            self.ctx.stats.subscriber_drops += sub.dropped
-            self._sub = None
-            self.ctx.provider.unsubscribe(sub)
+            self._release()
             if reason:
                 self.state = SessionState.CLOSED
                 self._on_end(self, reason)

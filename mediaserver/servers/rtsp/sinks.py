@@ -49,6 +49,8 @@ class InterleavedSink:
         self.channels = (rtp_channel, rtcp_channel)
         self._high_water = high_water
         self._stall_timeout = stall_timeout
+        if writer.transport.is_closing():
+            raise ConnectionResetError("reader connection closed")
         # drain() waits until the transport's own low-water mark: align it with ours
         writer.transport.set_write_buffer_limits(high=high_water)
 
