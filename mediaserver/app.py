@@ -260,7 +260,8 @@ class Hub:
         source = await self.registry.get(source_id)
         if source is None:
             raise SourceNotFound(source_id)
-        return publisher_for_source(source, self.pull)
+        # off the loop: a file:// URL is resolved on disk against pull.file_roots
+        return await asyncio.to_thread(publisher_for_source, source, self.pull)
 
     async def _source_changed(self, kind: str, source_id: str) -> None:
         """Called by the sources API after a write: ``created``, ``updated`` (url, publish,
