@@ -137,7 +137,9 @@ class SourcesApi:
     @api_handler
     async def create_source(self, request: web.Request) -> web.Response:
         principal = await self._principal(request, "admin")
-        source = self.registry.validate(await read_json_object(request))
+        body = await read_json_object(request)
+        # off the loop: a file:// URL is resolved on disk against pull.file_roots
+        source = await asyncio.to_thread(self.registry.validate, body)
         self._require_group(principal, source.group)
         try:
             await self.registry.put(source, create_only=True)

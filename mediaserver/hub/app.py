@@ -260,7 +260,7 @@ class Hub:
         source = await self.registry.get(source_id)
         if source is None:
             raise SourceNotFound(source_id)
-        # off the loop: a file:// URL is resolved on disk (symlinks) against pull.file_roots
+        # off the loop: a file:// URL is resolved on disk against pull.file_roots
         return await asyncio.to_thread(publisher_for_source, source, self.pull)
 
     async def _source_changed(self, kind: str, source_id: str) -> None:
