@@ -1,0 +1,145 @@
+"""Where recordings live on disk and what their names say (pure functions, no I/O but
+:func:`repair_fragmented`).
+
+::
+
+    ROOT/{source_id}/.open-{start_ms}.part.mp4          the segment being written
+    ROOT/{source_id}/{yyyy-mm-dd}/{HHMMSS}.{mmm}_{duration_ms}.mp4   closed segments (UTC)
+
+A closed segment's name holds its wall-clock start and its duration, so the index of a day
+is its directory listing and a restart needs to look only at the ``.open-*`` files, which are
+repaired (cut after the last complete fragment) and renamed like closed segments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config.sources import SOURCE_ID_PATTERN
+
+_SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
+_CLOSED = re.compile(r"^(\d{2})(\d{2})(\d{2})\.(\d{3})_(\d{1,9})\.mp4$")
+_OPEN = re.compile(r"^\.open-(\d{1,15})\.part\.mp4$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DAY_SECONDS = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One segment file: wall-clock ``start`` and ``end`` (Unix seconds), its size and path."""
+
+    start: float
+    end: float
+    size: int
+    path: Path
+    open: bool = False
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def valid_source_id(source_id: str) -> bool:
+    return _SOURCE_ID.match(source_id) is not None
+
+
+def day_of(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d")
+
+
+def day_start(day: str) -> float:
+    return dt.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=dt.UTC).timestamp()
+
+
+def is_day(name: str) -> bool:
+    return _DAY.match(name) is not None
+
+
+def days_between(t0: float, t1: float) -> list[str]:
+    """The UTC days touching [t0, t1], oldest first."""
+    out = []
+    day = day_start(day_of(t0))
+    while day <= t1:
+        out.append(day_of(day))
+        day += DAY_SECONDS
+    return out
+
+
+def closed_name(start: float, duration: float) -> tuple[str, str]:
+    """(day folder, file name) of a closed segment."""
+    ms = int(round(start * 1000))
+    when = dt.datetime.fromtimestamp(ms // 1000, dt.UTC)
+    return when.strftime("%Y-%m-%d"), \
+        f"{when:%H%M%S}.{ms % 1000:03d}_{max(0, int(round(duration * 1000)))}.mp4"
+
+
+def parse_closed(day: str, name: str) -> tuple[float, float] | None:
+    """(start, end) from a closed segment's day and name; None when it is not one."""
+    m = _CLOSED.match(name)
+    if m is None:
+        return None
+    hh, mm, ss, ms, dur = (int(g) for g in m.groups())
+    start = day_start(day) + hh * 3600 + mm * 60 + ss + ms / 1000
+    return start, start + dur / 1000
+
+
+def open_name(start: float) -> str:
+    return f".open-{int(round(start * 1000))}.part.mp4"
+
+
+def parse_open(name: str) -> float | None:
+    m = _OPEN.match(name)
+    return int(m.group(1)) / 1000 if m else None
+
+
+# -- crash repair ------------------------------------------------------------------------------
+
+_CONTAINER_END_BOXES = {b"moov", b"mdat", b"mfra", b"moof", b"ftyp", b"free", b"sidx",
+                        b"styp", b"skip", b"udta", b"uuid", b"emsg", b"prft"}
+
+
+def complete_length(path: Path) -> int:
+    """Bytes of ``path`` up to the end of its last complete fragment (``moof`` followed by its
+    whole ``mdat``), or up to the ``moov`` when no fragment is complete; 0 when not even the
+    header is. Reads only box headers."""
+    size = path.stat().st_size
+    good = 0
+    pending_moof = False
+    with open(path, "rb") as fh:
+        pos = 0
+        while pos + 8 <= size:
+            fh.seek(pos)
+            header = fh.read(16)
+            length, kind = struct.unpack(">I4s", header[:8])
+            if length == 1 and len(header) >= 16:
+                length = struct.unpack(">Q", header[8:16])[0]
+            elif length == 0:
+                length = size - pos
+            if length < 8 or kind not in _CONTAINER_END_BOXES or pos + length > size:
+                break
+            pos += length
+            if kind == b"moov":
+                good = pos
+            elif kind == b"moof":
+                pending_moof = True
+            elif kind == b"mdat" and pending_moof:
+                pending_moof = False
+                good = pos
+            elif kind == b"mfra" and good:
+                good = pos
+    return good
+
+
+def repair_fragmented(path: Path) -> int:
+    """Cut a crashed fMP4 after its last complete fragment (fsynced); returns the new size."""
+    good = complete_length(path)
+    if good != path.stat().st_size:
+        with open(path, "rb+") as fh:
+            fh.truncate(good)
+            os.fsync(fh.fileno())
+    return good
