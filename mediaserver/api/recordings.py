@@ -9,6 +9,9 @@ answers 404 exactly like live viewing)::
                                                 ``from``, gaps skipped; X-Playback-Start
     GET /api/v1/sources/{id}/export       view  ?from&to → one MP4 file (moov first), trimmed
                                                 to keyframes, source and range in its metadata
+    GET /api/v1/sources/{id}/playback.m3u8  view  ?from[&to] → HLS VOD playlist (fMP4 segment
+                                                files by byte range, wall-clock dates)
+    GET /api/v1/sources/{id}/segments/{day}/{name}  view  one segment file (Range requests)
     GET /api/v1/recordings/status         view  node recording state, disk, counters
 
 Times are Unix seconds or ISO 8601 (``2026-12-04T16:55:00Z``). Browsers' ``<video>`` passes
@@ -27,12 +30,14 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import av
 from aiohttp import web
 
+from ..record.hls import media_playlist, playlist_entries
 from ..record.index import ranges_and_gaps
-from ..record.layout import Segment
+from ..record.layout import Segment, is_day, parse_closed
 from ..record.remux import RemuxError, export_metadata, iso, remux, start_keyframe
 from ..record.service import RecordingService
 from .util import ApiError, api_handler
@@ -110,6 +115,8 @@ class RecordingsApi:
         r.add_get("/api/v1/sources/{source_id}/recordings", self.ranges)
         r.add_get("/api/v1/sources/{source_id}/playback", self.playback)
         r.add_get("/api/v1/sources/{source_id}/export", self.export)
+        r.add_get("/api/v1/sources/{source_id}/playback.m3u8", self.hls)
+        r.add_get("/api/v1/sources/{source_id}/segments/{day}/{name}", self.segment)
         r.add_get("/api/v1/recordings/status", self.status)
 
     async def _source(self, request: web.Request) -> Any:
@@ -250,6 +257,39 @@ class RecordingsApi:
                 return response
             finally:
                 await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    @api_handler
+    async def hls(self, request: web.Request) -> web.Response:
+        source = await self._source(request)
+        t0, t1 = self._window(request, default=DEFAULT_PLAYBACK, limit=self._max_export)
+        segments = await self._covering(source.id, t0, t1)
+        token = request.rel_url.query.get("token")
+        suffix = f"?{urlencode({'token': token})}" if token else ""
+
+        def uri(seg: Segment) -> str:
+            return f"segments/{seg.path.parent.name}/{seg.path.name}{suffix}"
+
+        entries = await asyncio.to_thread(playlist_entries, segments, uri)
+        if not entries:
+            raise ApiError(404, "no_recording", "nothing recorded in this range yet")
+        offset = max(0.0, t0 - entries[0].segment.start)
+        return web.Response(text=media_playlist(entries, offset),
+                            content_type="application/vnd.apple.mpegurl",
+                            headers={"Cache-Control": "no-store"})
+
+    @api_handler
+    async def segment(self, request: web.Request) -> web.StreamResponse:
+        source = await self._source(request)
+        day, name = request.match_info["day"], request.match_info["name"]
+        if not is_day(day) or parse_closed(day, name) is None:
+            raise ApiError(404, "not_found", "no such segment")
+        root = self._service.root.resolve()
+        path = (root / source.id / day / name).resolve()
+        if not path.is_relative_to(root) or not await asyncio.to_thread(path.is_file):
+            raise ApiError(404, "not_found", "no such segment")
+        # FileResponse answers Range requests (HLS byte ranges) with 206
+        return web.FileResponse(path, headers={"Content-Type": "video/mp4",
+                                               "Cache-Control": "private, max-age=86400"})
 
     @api_handler
     async def status(self, request: web.Request) -> web.Response:

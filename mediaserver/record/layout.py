@@ -103,12 +103,21 @@ _CONTAINER_END_BOXES = {b"moov", b"mdat", b"mfra", b"moof", b"ftyp", b"free", b"
                         b"styp", b"skip", b"udta", b"uuid", b"emsg", b"prft"}
 
 
-def complete_length(path: Path) -> int:
-    """Bytes of ``path`` up to the end of its last complete fragment (``moof`` followed by its
-    whole ``mdat``), or up to the ``moov`` when no fragment is complete; 0 when not even the
-    header is. Reads only box headers."""
+@dataclass(frozen=True, slots=True)
+class BoxLayout:
+    """Byte offsets in a fragmented MP4: the end of its header (``ftyp`` + ``moov``: the
+    init segment), of its last complete fragment (``moof`` + whole ``mdat``), and of its
+    last complete top-level box."""
+
+    init_end: int
+    media_end: int
+    complete: int
+
+
+def box_layout(path: Path) -> BoxLayout:
+    """Walk the top-level boxes of ``path`` (headers only) up to the first incomplete one."""
     size = path.stat().st_size
-    good = 0
+    init_end = media_end = complete = 0
     pending_moof = False
     with open(path, "rb") as fh:
         pos = 0
@@ -124,15 +133,22 @@ def complete_length(path: Path) -> int:
                 break
             pos += length
             if kind == b"moov":
-                good = pos
+                init_end = media_end = complete = pos
             elif kind == b"moof":
                 pending_moof = True
             elif kind == b"mdat" and pending_moof:
                 pending_moof = False
-                good = pos
-            elif kind == b"mfra" and good:
-                good = pos
-    return good
+                media_end = complete = pos
+            elif kind == b"mfra" and media_end:
+                complete = pos
+    return BoxLayout(init_end, media_end, complete)
+
+
+def complete_length(path: Path) -> int:
+    """Bytes of ``path`` up to the end of its last complete fragment (``moof`` followed by its
+    whole ``mdat``, or the ``mfra`` after it), or up to the ``moov`` when no fragment is
+    complete; 0 when not even the header is."""
+    return box_layout(path).complete
 
 
 def repair_fragmented(path: Path) -> int:

@@ -10,7 +10,7 @@ import time
 import aiohttp
 import pytest
 
-from tests.record.conftest import ffprobe, token, video_frames
+from tests.record.conftest import ffprobe, ffprobe_url, token, video_frames
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -108,6 +108,19 @@ async def test_ninety_seconds_with_a_camera_outage(make_hub, gst_camera, tmp_pat
         assert "rec1" in tags["comment"] and "rec1" in tags["artist"]
         assert tags["creation_time"].startswith(time.strftime("%Y-%m-%d", time.gmtime(t0)))
 
+        # the same range as HLS (fMP4 segment files by byte range) through ffprobe
+        hls = await asyncio.to_thread(
+            ffprobe_url, f"{base}/api/v1/sources/rec1/playback.m3u8?from={t0:.3f}&to={t1:.3f}",
+            headers["Authorization"])
+        assert float(hls["format"]["duration"]) >= 30
+        assert video_frames(hls) >= 25 * 30
+        async with http.get(f"{base}/api/v1/sources/rec1/playback.m3u8", params=query) as resp:
+            playlist = await resp.text()
+        assert playlist.startswith("#EXTM3U") and "#EXT-X-PROGRAM-DATE-TIME:" in playlist
+        assert "#EXT-X-MAP:" in playlist and "#EXT-X-ENDLIST" in playlist
+        async with http.get(f"{base}/api/v1/sources/rec1/segments/..%2F..%2Fredis/x.mp4") as resp:
+            assert resp.status == 404
+
         # a range across the outage plays the recorded time only, gap skipped
         across = {"from": f"{first['end'] - 10:.3f}", "to": f"{second['start'] + 10:.3f}"}
         async with http.get(f"{base}/api/v1/sources/rec1/export", params=across) as resp:
@@ -127,7 +140,7 @@ async def test_ninety_seconds_with_a_camera_outage(make_hub, gst_camera, tmp_pat
     # an analyst of another group sees none of it: 404 like an unknown source
     other = {"Authorization": f"Bearer {token(hub, 'analyst', ('city/elsewhere',))}"}
     async with aiohttp.ClientSession(headers=other) as http:
-        for path in ("recordings", "playback", "export"):
+        for path in ("recordings", "playback", "export", "playback.m3u8"):
             async with http.get(f"{base}/api/v1/sources/rec1/{path}", params=query) as resp:
                 assert resp.status == 404, path
                 assert (await resp.json())["error"]["code"] == "not_found"
