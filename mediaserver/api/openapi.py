@@ -314,11 +314,14 @@ def _paths() -> dict[str, Schema]:
 def build_openapi(version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the hub's public HTTP contract."""
     from .openapi_field import field_paths, field_schemas
+    from .openapi_recording import recording_parameters, recording_paths, recording_schemas
 
     paths = _paths()
     paths.update(field_paths(_op, _json, _ref, _param))
+    paths.update(recording_paths(_op, _json, _ref, _param))
     schemas = _schemas()
     schemas.update(field_schemas())
+    schemas.update(recording_schemas())
     return {
         "openapi": "3.1.0",
         "info": {"title": "fusionhub", "version": version,
@@ -326,11 +329,11 @@ def build_openapi(version: str) -> dict[str, Any]:
                  "WebRTC viewing (WHEP). See docs/api.md for roles, scopes and flows.",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "tags": [{"name": n} for n in ("sources", "events", "whep", "alerts", "field",
-                                        "meta")],
+                                        "recordings", "meta")],
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "parameters": _parameters(),
+            "parameters": {**_parameters(), **recording_parameters()},
             "responses": {name: _json(_ref("Error"), text)
                           for name, text in _ERROR_RESPONSES.values()},
             "securitySchemes": {

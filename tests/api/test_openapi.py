@@ -27,6 +27,11 @@ EXPECTED = {
     "/healthz": {"get"},
     "/metrics": {"get"},
     "/api/v1/openapi.json": {"get"},
+    "/api/v1/sources/{source_id}/recordings": {"get"},
+    "/api/v1/sources/{source_id}/playback": {"get"},
+    "/api/v1/sources/{source_id}/playback.m3u8": {"get"},
+    "/api/v1/sources/{source_id}/export": {"get"},
+    "/api/v1/recordings/status": {"get"},
 }
 
 
