@@ -59,7 +59,7 @@ def recording_parameters() -> dict[str, Schema]:
         "Day": {"name": "day", "in": "path", "required": True,
                 "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}},
         "SegmentName": {"name": "name", "in": "path", "required": True,
-                        "schema": {"type": "string", "pattern": r"^\d{6}\.\d{3}_\d+\.mp4$"}},
+                        "schema": {"type": "string", "pattern": r"^\d{6}\.\d{3}_\d+_\d+\.mp4$"}},
     }
 
 

@@ -19,6 +19,7 @@ import av
 from .layout import (
     Segment,
     day_of,
+    day_start,
     days_between,
     is_day,
     parse_closed,
@@ -89,8 +90,9 @@ class RecordingIndex:
         found: list[Segment] = []
         for day in days_between(t0 - self.max_segment, t1):
             day_segments = self._day(source_id, day)
-            i = bisect.bisect_left([s.start for s in day_segments], t0 - self.max_segment)
-            found += [s for s in day_segments[i:] if s.end > t0 and s.start < t1]
+            i = bisect.bisect_left(day_segments, t0 - self.max_segment, key=_start)
+            j = bisect.bisect_left(day_segments, t1, key=_start)
+            found += [s for s in day_segments[i:j] if s.end > t0]
         with self._lock:
             current = self._open.get(source_id)
         if current is not None and current.end > t0 and current.start < t1:
@@ -135,15 +137,11 @@ class RecordingIndex:
             entries = list(os.scandir(folder))
         except FileNotFoundError:
             return []
+        midnight = day_start(day)
         for entry in entries:
-            span = parse_closed(day, entry.name)
-            if span is None:
-                continue
-            try:
-                size = entry.stat().st_size
-            except FileNotFoundError:
-                continue
-            out.append(Segment(span[0], span[1], size, Path(entry.path)))
+            parsed = parse_closed(day, entry.name, midnight)
+            if parsed is not None:
+                out.append(Segment(parsed[0], parsed[1], parsed[2], folder, entry.name))
         out.sort(key=lambda s: s.start)
         return out
 
@@ -161,7 +159,7 @@ class RecordingIndex:
         with self._lock:
             cached = self._days.get(key)
             if cached is not None:
-                bisect.insort(cached, segment, key=lambda s: s.start)
+                bisect.insort(cached, segment, key=_start)
 
     def remove(self, source_id: str, segment: Segment) -> None:
         key = (source_id, day_of(segment.start))
@@ -202,6 +200,10 @@ class RecordingIndex:
                 logger.info("[%s] segment left open by a crash repaired: %s (%.1f s)",
                             source_id, segment.path.name, seconds)
         return report
+
+
+def _start(segment: Segment) -> float:
+    return segment.start
 
 
 def _playable_seconds(path: Path) -> float:

@@ -4,11 +4,12 @@
 ::
 
     ROOT/{source_id}/.open-{start_ms}.part.mp4          the segment being written
-    ROOT/{source_id}/{yyyy-mm-dd}/{HHMMSS}.{mmm}_{duration_ms}.mp4   closed segments (UTC)
+    ROOT/{source_id}/{yyyy-mm-dd}/{HHMMSS}.{mmm}_{duration_ms}_{bytes}.mp4   closed (UTC)
 
-A closed segment's name holds its wall-clock start and its duration, so the index of a day
-is its directory listing and a restart needs to look only at the ``.open-*`` files, which are
-repaired (cut after the last complete fragment) and renamed like closed segments.
+A closed segment's name holds its wall-clock start, its duration and its size, so the index
+of a day is its directory listing (names only, no ``stat``) and a restart needs to look only
+at the ``.open-*`` files, which are repaired (cut after the last complete fragment) and
+renamed like closed segments.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from ..config.sources import SOURCE_ID_PATTERN
 
 _SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
-_CLOSED = re.compile(r"^(\d{2})(\d{2})(\d{2})\.(\d{3})_(\d{1,9})\.mp4$")
+_CLOSED = re.compile(r"^(\d{2})(\d{2})(\d{2})\.(\d{3})_(\d{1,9})_(\d{1,15})\.mp4$")
 _OPEN = re.compile(r"^\.open-(\d{1,15})\.part\.mp4$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DAY_SECONDS = 86_400
@@ -31,13 +32,24 @@ DAY_SECONDS = 86_400
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One segment file: wall-clock ``start`` and ``end`` (Unix seconds), its size and path."""
+    """One segment file: wall-clock ``start`` and ``end`` (Unix seconds), its size, and where
+    it is (``folder`` / ``name``: listing a day builds no ``Path`` per file)."""
 
     start: float
     end: float
     size: int
-    path: Path
+    folder: Path
+    name: str
     open: bool = False
+
+    @classmethod
+    def at(cls, path: Path, start: float, end: float, size: int, *, open: bool = False
+           ) -> Segment:
+        return cls(start, end, size, path.parent, path.name, open)
+
+    @property
+    def path(self) -> Path:
+        return self.folder / self.name
 
     @property
     def duration(self) -> float:
@@ -70,22 +82,25 @@ def days_between(t0: float, t1: float) -> list[str]:
     return out
 
 
-def closed_name(start: float, duration: float) -> tuple[str, str]:
+def closed_name(start: float, duration: float, size: int) -> tuple[str, str]:
     """(day folder, file name) of a closed segment."""
     ms = int(round(start * 1000))
     when = dt.datetime.fromtimestamp(ms // 1000, dt.UTC)
-    return when.strftime("%Y-%m-%d"), \
-        f"{when:%H%M%S}.{ms % 1000:03d}_{max(0, int(round(duration * 1000)))}.mp4"
+    return when.strftime("%Y-%m-%d"), (f"{when:%H%M%S}.{ms % 1000:03d}_"
+                                       f"{max(0, int(round(duration * 1000)))}_{size}.mp4")
 
 
-def parse_closed(day: str, name: str) -> tuple[float, float] | None:
-    """(start, end) from a closed segment's day and name; None when it is not one."""
+def parse_closed(day: str, name: str, midnight: float | None = None
+                 ) -> tuple[float, float, int] | None:
+    """(start, end, size) from a closed segment's day (``midnight``: its ``day_start``, when
+    known) and name; None when it is not one."""
     m = _CLOSED.match(name)
     if m is None:
         return None
-    hh, mm, ss, ms, dur = (int(g) for g in m.groups())
-    start = day_start(day) + hh * 3600 + mm * 60 + ss + ms / 1000
-    return start, start + dur / 1000
+    hh, mm, ss, ms, dur, size = (int(g) for g in m.groups())
+    start = (day_start(day) if midnight is None else midnight) + hh * 3600 + mm * 60 + ss \
+        + ms / 1000
+    return start, start + dur / 1000, size
 
 
 def open_name(start: float) -> str:

@@ -234,12 +234,12 @@ class SegmentWriter:
 
 def finish_segment(tmp: Path, folder: Path, start: float, duration: float) -> Segment:
     """Rename a written ``.open-*`` file into its day folder under its closed name."""
-    day, name = closed_name(start, duration)
+    size = tmp.stat().st_size
+    day, name = closed_name(start, duration, size)
     target_dir = folder / day
     target_dir.mkdir(exist_ok=True)
     target = target_dir / name
-    size = tmp.stat().st_size
     os.replace(tmp, target)
     fsync_dir(target_dir)
     fsync_dir(folder)
-    return Segment(start, start + duration, size, target)
+    return Segment.at(target, start, start + duration, size)

@@ -122,8 +122,8 @@ class SegmentSink:
     def _done(self, report: SinkReport) -> SinkReport:
         if self._writer is not None and self._writer.first_pts is not None:
             start = self._wall(self._writer.first_pts)
-            report.open = Segment(start, start + self._writer.seconds, self._writer.bytes_in,
-                                  self._writer.tmp, open=True)
+            report.open = Segment.at(self._writer.tmp, start, start + self._writer.seconds,
+                                     self._writer.bytes_in, open=True)
             self.high_water = max(self.high_water, self._writer.buffered)
         return report
 

@@ -100,7 +100,7 @@ async def test_sigkill_mid_segment_then_restart(gst_camera, tmp_path) -> None:
         assert not part.exists()
         repaired = [p for p in _closed(folder) if p not in closed_before]
         assert len(repaired) == 1
-        start, end = parse_closed(repaired[0].parent.name, repaired[0].name)
+        start, end, _size = parse_closed(repaired[0].parent.name, repaired[0].name)
         assert abs((end - start) - played) < 0.2
         assert video_frames(ffprobe(repaired[0])) >= 10
         token = hub.access.issue("viewer", ("site",), ttl=300)
