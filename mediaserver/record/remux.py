@@ -76,6 +76,8 @@ class _Output:
         self.video: Any = None
         self.audio: Any = None
         self.signature: tuple[Any, ...] | None = None
+        #: last pts muxed per output stream (timestamps must increase)
+        self.last: dict[int, int] = {}
 
     def setup(self, vin: Any, ain: Any) -> None:
         self.video = self.container.add_stream_from_template(vin)
@@ -181,9 +183,16 @@ def _copy(container: Any, vin: Any, ain: Any, seg: Segment, t0: float, t1: float
         ts = out_next + (wall - base_wall)
         duration = float((packet.duration or 0) * packet.stream.time_base)
         ostream = out.video if is_video else out.audio
+        pts = int(round(ts / ostream.time_base))
+        last = out.last.get(ostream.index)
+        if last is not None and pts <= last:
+            if not is_video:
+                continue  # audio that ran past the previous segment's last picture
+            pts = last + 1
+        out.last[ostream.index] = pts
         packet.stream = ostream
         packet.time_base = ostream.time_base
-        packet.pts = packet.dts = int(round(ts / ostream.time_base))
+        packet.pts = packet.dts = pts
         if duration:
             packet.duration = max(1, int(round(duration / ostream.time_base)))
         out.container.mux(packet)
