@@ -215,12 +215,13 @@ class RecordingsApi:
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         finally:
+            # the remux thread notices `stop` within half a second; keep its queue drained so
+            # that neither it nor its final put can block
             stop.set()
-            while not queue.empty():
-                queue.get_nowait()
-            if not producer.done():
-                producer.cancel()
-            await asyncio.wait([producer])
+            while not producer.done():
+                while not queue.empty():
+                    queue.get_nowait()
+                await asyncio.wait([producer], timeout=0.1)
         return response
 
     def _note_first_bytes(self, seconds: float) -> None:

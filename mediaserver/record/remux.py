@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -52,7 +52,7 @@ def start_keyframe(seg: Segment, t0: float) -> tuple[int, float] | None:
         video = container.streams.video[0]
         chosen = None
         first: int | None = None
-        for packet in container.demux(video):
+        for packet in _packets(container, video):
             if packet.pts is None:
                 continue
             first = packet.pts if first is None else first
@@ -63,6 +63,15 @@ def start_keyframe(seg: Segment, t0: float) -> tuple[int, float] | None:
                 break
             chosen = (packet.pts, wall)
         return chosen
+
+
+def _packets(container: Any, *streams: Any) -> Iterator[Any]:
+    """Demuxed packets; a file still being written (the open segment) ends where its last
+    complete fragment does."""
+    try:
+        yield from container.demux(*streams)
+    except av.FFmpegError as exc:
+        logger.debug("%s: demuxing stopped: %s", container.name, exc)
 
 
 class _Output:
@@ -155,7 +164,7 @@ def _copy(container: Any, vin: Any, ain: Any, seg: Segment, t0: float, t1: float
     last_end: float | None = None
     started = result.start is not None
     span_start: float | None = None
-    for packet in container.demux(*streams):
+    for packet in _packets(container, *streams):
         if packet.pts is None or packet.size == 0:
             continue
         if stopped():

@@ -12,6 +12,7 @@ drift away from the wall clock.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,8 @@ class SegmentSink:
         self.bytes_written = 0
         self.segments = 0
         self.high_water = 0
+        # a cancelled recorder closes the sink while a feed may still run in its thread
+        self._lock = threading.Lock()
 
     @property
     def recording(self) -> bool:
@@ -74,6 +77,12 @@ class SegmentSink:
     def feed(self, aus: list[tuple[AccessUnit, float]], audio: list[tuple[AudioFrame, float]],
              track: VideoTrack | None, audio_format: AudioFormat | None, session: int,
              now: float) -> SinkReport:
+        with self._lock:
+            return self._feed(aus, audio, track, audio_format, session, now)
+
+    def _feed(self, aus: list[tuple[AccessUnit, float]], audio: list[tuple[AudioFrame, float]],
+              track: VideoTrack | None, audio_format: AudioFormat | None, session: int,
+              now: float) -> SinkReport:
         report = SinkReport()
         if session != self._session:
             self._session = session
@@ -191,12 +200,15 @@ class SegmentSink:
 
     def close(self) -> SinkReport:
         report = SinkReport()
-        self._close(report)
+        with self._lock:
+            self._close(report)
         return report
 
     def gap(self) -> SinkReport:
         """No video for ``gap`` seconds: close the segment; the next one re-anchors."""
-        report = self.close()
-        self._anchor = None
-        self._audio_map = None
+        report = SinkReport()
+        with self._lock:
+            self._close(report)
+            self._anchor = None
+            self._audio_map = None
         return report
