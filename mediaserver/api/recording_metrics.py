@@ -25,6 +25,9 @@ def recording_collector(service: RecordingService) -> Collector:
                    "Segment writes or closes that failed, folder checks that failed"),
             Sample("fusionhub_recording_dropped_total", sum(r.dropped for r in recorders), (),
                    "counter", "Access units a recorder lost because its writer fell behind"),
+            Sample("fusionhub_recording_skipped_total", s["skipped"], (), "counter",
+                   "Access units not recorded: recording paused (free-space floor), or no "
+                   "keyframe yet to start a segment on"),
             Sample("fusionhub_recording_disk_used_bytes", service.used_bytes, (), "gauge",
                    "Bytes in the recordings folder (at the last retention pass)"),
             Sample("fusionhub_recording_segments_repaired_total", s["segments_repaired"], (),

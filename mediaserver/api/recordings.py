@@ -108,7 +108,6 @@ class RecordingsApi:
         self._max_export = config.max_export
         self._exports = asyncio.Semaphore(config.exports)
         self._playbacks = asyncio.Semaphore(config.playbacks)
-        self.first_bytes: list[float] = []  # seconds to the first playback bytes (bounded)
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router
@@ -171,17 +170,16 @@ class RecordingsApi:
         if self._playbacks.locked():
             raise ApiError(429, "busy", "too many playbacks on this node", retry_after=5)
         async with self._playbacks:
-            asked = time.monotonic()
             segments = await self._covering(source.id, t0, t1)
             first = next((s for s in sorted(segments, key=lambda s: s.start) if s.end > t0),
                          None)
             start = await asyncio.to_thread(_keyframe_wall, first, t0) if first else None
             if start is None:
                 raise ApiError(404, "no_recording", "nothing recorded in this range")
-            return await self._stream(request, source.id, segments, t0, t1, start, asked)
+            return await self._stream(request, source.id, segments, t0, t1, start)
 
     async def _stream(self, request: web.Request, source_id: str, segments: list[Segment],
-                      t0: float, t1: float, start: float, asked: float) -> web.StreamResponse:
+                      t0: float, t1: float, start: float) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=PIPE_CHUNKS)
         stop = threading.Event()
@@ -205,15 +203,12 @@ class RecordingsApi:
         producer = asyncio.create_task(produce(), name=f"playback:{source_id}")
         try:
             await response.prepare(request)
-            first = True
             while (chunk := await queue.get()) is not None:
-                if first:
-                    first = False
-                    self._note_first_bytes(time.monotonic() - asked)
                 await response.write(chunk)
             await response.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
-            raise
+        except ConnectionResetError:
+            # a <video> drops its request whenever it seeks or its source changes
+            logger.debug("[%s] playback viewer went away", source_id)
         finally:
             # the remux thread notices `stop` within half a second; keep its queue drained so
             # that neither it nor its final put can block
@@ -223,10 +218,6 @@ class RecordingsApi:
                     queue.get_nowait()
                 await asyncio.wait([producer], timeout=0.1)
         return response
-
-    def _note_first_bytes(self, seconds: float) -> None:
-        self.first_bytes.append(seconds)
-        del self.first_bytes[:-100]
 
     @api_handler
     async def export(self, request: web.Request) -> web.StreamResponse:

@@ -22,7 +22,7 @@ import av
 from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
 from ..core.audio import AudioFrame
 from ..errors import FusionhubError
-from .clip import _is_parameter_set, fsync_dir
+from .clip import annexb_extradata, fsync_dir, video_packet
 from .layout import Segment, closed_name, open_name
 
 logger = logging.getLogger(__name__)
@@ -143,12 +143,10 @@ class SegmentWriter:
             if not au.keyframe:
                 return
             self._base = au.pts
-            sets = [n for n in au.nalus if _is_parameter_set(au.codec, n)] or \
-                list(self._track.parameter_sets)
-            if not sets:
+            extradata = annexb_extradata(au, self._track)
+            if extradata is None:
                 raise SegmentError("no parameter sets for the segment's first keyframe")
-            self._video.codec_context.extradata = b"".join(b"\x00\x00\x00\x01" + n
-                                                           for n in sets)
+            self._video.codec_context.extradata = extradata
         if self._last_pts is not None and au.pts <= self._last_pts:
             return  # never a negative duration
         self._last_pts = au.pts
@@ -158,13 +156,7 @@ class SegmentWriter:
 
     def _mux_video(self, au: AccessUnit, duration: int) -> None:
         assert self._base is not None
-        packet = av.Packet(au.annexb)
-        packet.stream = self._video
-        packet.time_base = self._video.time_base
-        packet.pts = packet.dts = au.pts - self._base
-        packet.duration = max(1, duration)
-        packet.is_keyframe = au.keyframe
-        self._mux(packet)
+        self._mux(video_packet(au, self._video, au.pts - self._base, duration))
         self.bytes_in += au.size
         self.frames += 1
 

@@ -151,6 +151,7 @@ class RecordingService:
             self.stats["segments"] += 1
             self.stats["bytes_written"] += segment.size
         self.stats["failures"] += report.failures
+        self.stats["skipped"] += report.skipped
         self.index.set_open(source_id, report.open)
 
     # -- queries (for the API) ----------------------------------------------------------------

@@ -34,7 +34,8 @@ class SinkReport:
     closed: list[Segment] = field(default_factory=list)
     open: Segment | None = None
     failures: int = 0
-    dropped: int = 0
+    #: access units not recorded: paused (free-space floor) or no keyframe to start on
+    skipped: int = 0
 
 
 class SegmentSink:
@@ -53,8 +54,7 @@ class SegmentSink:
         self._anchor: float | None = None
         self._audio_map: tuple[int, int] | None = None
         self._session: int | None = None
-        self.bytes_written = 0
-        self.segments = 0
+        self._synced_at = 0
         self.high_water = 0
         # a cancelled recorder closes the sink while a feed may still run in its thread
         self._lock = threading.Lock()
@@ -93,7 +93,7 @@ class SegmentSink:
                 self.ring.reset()
         if self.paused or track is None:
             self._close(report)
-            report.dropped += len(aus)
+            report.skipped += len(aus)
             return self._done(report)
         video: list[AccessUnit] = []
         for au, arrival in aus:
@@ -116,7 +116,7 @@ class SegmentSink:
             if self._writer is None:
                 initial = self.ring.snapshot() if self.ring is not None else [au]
                 if not initial or not initial[0].keyframe:
-                    report.dropped += 1
+                    report.skipped += 1
                     continue
                 if not self._open(initial[0], track, audio_format, report):
                     continue
@@ -192,8 +192,6 @@ class SegmentSink:
             logger.warning("[%s] cannot finish a segment: %s", self.source_id, exc)
             return
         if segment is not None:
-            self.bytes_written += segment.size
-            self.segments += 1
             report.closed.append(segment)
             logger.debug("[%s] segment %s closed (%.1f s, %d bytes)", self.source_id,
                          segment.path.name, segment.duration, segment.size)

@@ -66,7 +66,6 @@ export class Playback {
     this.video.addEventListener("ended", () => { this.timeEl.textContent = t("playback_end"); });
     this.video.addEventListener("error", () => this.tile._message(t("playback_failed")));
     this.video.addEventListener("playing", () => this.tile._message(""));
-    tile.el.append(this.el);
   }
 
   /** Switch the tile to playback, from `at` (Unix seconds; default 5 minutes ago). */
@@ -75,6 +74,7 @@ export class Playback {
     if (!this.active) {
       this.active = true;
       this.tile.suspendLive();
+      this.tile.el.append(this.el);  // only in the tile while it plays back
       this.el.hidden = false;
       this.tile.el.dataset.mode = "playback";
       const now = Date.now() / 1000;
@@ -104,6 +104,7 @@ export class Playback {
     this.video.removeAttribute("src");
     this.video.load();
     this.el.hidden = true;
+    this.el.remove();
     delete this.tile.el.dataset.mode;
     delete this.video.dataset.playbackSource;
   }
