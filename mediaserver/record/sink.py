@@ -203,10 +203,13 @@ class SegmentSink:
         return report
 
     def gap(self) -> SinkReport:
-        """No video for ``gap`` seconds: close the segment; the next one re-anchors."""
+        """No video for ``gap`` seconds: close the segment; the next one re-anchors, and a
+        pre-roll never spans the gap."""
         report = SinkReport()
         with self._lock:
             self._close(report)
             self._anchor = None
             self._audio_map = None
+            if self.ring is not None:
+                self.ring.reset()
         return report

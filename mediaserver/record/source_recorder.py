@@ -132,7 +132,7 @@ class SourceRecorder:
                 if self.sink.recording:
                     logger.info("[%s] no video for %.0f s: segment closed (gap)",
                                 self.source_id, self.config.gap)
-                    self._report(await asyncio.to_thread(self.sink.gap))
+                self._report(await asyncio.to_thread(self.sink.gap))
                 continue
             now = time.time()
             batch = [(first, now)]

@@ -1,5 +1,6 @@
-"""Child process of test_crash: a hub recording one camera continuously with short segments
-and fragments, so the test can SIGKILL it mid-segment. ``python crash_hub.py DATA URL``."""
+"""Child process of test_recording_crash: a hub recording one camera continuously with short
+segments and fragments, so the test can SIGKILL it mid-segment.
+``python recording_crash_hub.py DATA URL``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 
 from mediaserver.app import Hub
-from tests.record.test_crash import crash_settings
+from tests.record.test_recording_crash import crash_settings
 
 
 async def main(data_dir: str, url: str) -> None:

@@ -51,9 +51,9 @@ def _kill(pid: int | None) -> None:
 def record_then_kill(data: Path, url: str) -> Path:
     """Run the child hub until it is mid-segment, SIGKILL it; returns the open segment."""
     folder = data / "recordings" / SOURCE
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("crash_hub.py")),
-                             str(data), url], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
+    child = Path(__file__).with_name("recording_crash_hub.py")
+    proc = subprocess.Popen([sys.executable, str(child), str(data), url], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     valkey_pid = None
     try:
