@@ -29,6 +29,8 @@
     ├── SnapshotError            a keyframe cannot be turned into a picture
     │   └── NoKeyframeError      no keyframe yet (503)
     ├── ClipError                an evidence clip cannot be written
+    ├── SegmentError             a recording segment cannot be written
+    ├── RemuxError               nothing of a recording could be remuxed (playback, export)
     ├── AlertNotFound            no such alert (404)
     ├── OfferError               an SDP offer the endpoint cannot answer (its status)
     ├── HttpError                a refusal with an HTTP status and headers
@@ -210,6 +212,14 @@ class NoKeyframeError(SnapshotError):
 
 class ClipError(FusionhubError):
     """The clip cannot be written (unsupported codec, disk error)."""
+
+
+class SegmentError(FusionhubError):
+    """A recording segment cannot be written (unsupported codec, disk error)."""
+
+
+class RemuxError(FusionhubError):
+    """Nothing could be remuxed (no recording in the range, unreadable files)."""
 
 
 class AlertNotFound(FusionhubError, KeyError):

@@ -15,8 +15,8 @@ A source outside the caller's groups answers 404, exactly like a missing one. Re
 sources through :func:`~mediaserver.registry.sources.public_view` (no URL credentials).
 ``on_change(kind, source_id)`` is awaited after each write with kind ``created``, ``updated``
 (url, publish, always_on or transport changed: the stream must restart), ``metadata`` (only
-other fields changed: name, group, tags...) or ``deleted``. A bulk import reports ``created``
-and ``updated`` rows only.
+other fields changed: name, group, tags, recording...) or ``deleted``; a bulk import reports
+its rows the same way (rows written unchanged are ``metadata`` too).
 """
 
 from __future__ import annotations
@@ -37,7 +37,15 @@ from ..http.body import read_body, read_json_object
 from ..http.errors import api_handler
 from ..http.pagination import parse_pagination
 from ..registry.importer import RowError, detect_format, parse, validate_rows
-from ..registry.sources import CREATED, EXISTS, MEDIA_CHANGED, STATES, SourceRegistry, public_view
+from ..registry.sources import (
+    CREATED,
+    EXISTS,
+    MEDIA_CHANGED,
+    STATES,
+    UPDATED,
+    SourceRegistry,
+    public_view,
+)
 from ..registry.status import StatusBoard
 
 logger = logging.getLogger(__name__)
@@ -235,6 +243,8 @@ class SourcesApi:
             counts[result] = counts.get(result, 0) + 1
             if result in (CREATED, MEDIA_CHANGED):
                 await self._notify("created" if result == CREATED else "updated", source.id)
+            elif result == UPDATED:
+                await self._notify("metadata", source.id)
         errors.sort(key=lambda e: e.row)
         imported = len(allowed) - counts[EXISTS]
         logger.info("import (%s): %d written, %d failed", fmt, imported, len(errors))
