@@ -275,13 +275,18 @@ class RecordingsApi:
         day, name = request.match_info["day"], request.match_info["name"]
         if not is_day(day) or parse_closed(day, name) is None:
             raise ApiError(404, "not_found", "no such segment")
-        root = self._service.root.resolve()
-        path = (root / source.id / day / name).resolve()
-        if not path.is_relative_to(root) or not await asyncio.to_thread(path.is_file):
+        path = await asyncio.to_thread(self._segment_file, source.id, day, name)
+        if path is None:
             raise ApiError(404, "not_found", "no such segment")
         # FileResponse answers Range requests (HLS byte ranges) with 206
         return web.FileResponse(path, headers={"Content-Type": "video/mp4",
                                                "Cache-Control": "private, max-age=86400"})
+
+    def _segment_file(self, source_id: str, day: str, name: str) -> Path | None:
+        """The segment's file when it exists inside the recordings folder (blocking)."""
+        root = self._service.root.resolve()
+        path = (root / source_id / day / name).resolve()
+        return path if path.is_relative_to(root) and path.is_file() else None
 
     @api_handler
     async def status(self, request: web.Request) -> web.Response:
