@@ -64,7 +64,8 @@ def worker_main(catalog_path: str, backend: str, threads: int, batch: int,
                 break
             jobs.append(nxt)
         started = time.perf_counter()
-        results = detector.detect([j[2] for j in jobs], [j[3] for j in jobs])
+        results = detector.detect([j[2] for j in jobs], [j[3] for j in jobs],
+                                   [j[1] for j in jobs])
         ms = (time.perf_counter() - started) * 1000 / len(jobs)
         for j, dets in zip(jobs, results, strict=True):
             replies.put(("result", j[0], j[1], [d.as_json() for d in dets], ms))
