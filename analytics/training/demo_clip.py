@@ -6,7 +6,7 @@ export stretched to a square, holds each for ``hold`` seconds and encodes H.264 
 keyframe every second (what the hub's sampler decodes)::
 
     python -m analytics.training.demo_clip ../shared/datasets/fire-flood-v1 fire2_mp4 \\
-        models/demo/fire-cctv.mp4
+        models/demo/fire-cctv.mp4 2
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def frames_of(dataset: Path, video: str) -> list[tuple[int, Path, str]]:
     return sorted(out)
 
 
-def build(dataset: Path, video: str, out: Path, *, hold: float = 1.0) -> list[str]:
+def build(dataset: Path, video: str, out: Path, *, hold: float = 2.0) -> list[str]:
     frames = frames_of(dataset, video)
     if not frames:
         raise SystemExit(f"no frames of {video} in {dataset}")
@@ -62,5 +62,6 @@ def build(dataset: Path, video: str, out: Path, *, hold: float = 1.0) -> list[st
 
 
 if __name__ == "__main__":
-    for line in build(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])):
+    hold = float(sys.argv[4]) if len(sys.argv) > 4 else 2.0
+    for line in build(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), hold=hold):
         print(line)
