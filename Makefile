@@ -49,7 +49,7 @@ models-eval: setup
 models-train: setup
 	nice -n 15 $(BIN)/python -m analytics.training.cli model train \
 	    --data ../shared/datasets/fire-flood-v1 --data ../shared/datasets/fire-flood-v2 \
-	    --out models/fire-smoke-flood.onnx --reference tests/models/fixtures/fire.jpg \
+	    --input 224 --out models/fire-smoke-flood.onnx --reference tests/models/fixtures/fire.jpg \
 	    tests/models/fixtures/smoke.jpg tests/models/fixtures/normal.jpg
 
 clean:

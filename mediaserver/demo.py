@@ -36,8 +36,8 @@ DEMO_CAMERAS: tuple[tuple[str, str, str, str, str], ...] = (
 
 #: (id, display name, group, file): a fire scene from the detection set's CC BY 4.0 frames,
 #: played as a looped clip (attribution: models/demo/ATTRIBUTION.md).
-FIRE_CAMERA = ("demo-fire-1", "演示 仓库火情", "city/demo",
-               Path(__file__).resolve().parents[1] / "models" / "demo" / "fire-cctv.mp4")
+FIRE_CAMERA = ("demo-fire-1", "演示 火情", "city/demo",
+               Path(__file__).resolve().parents[1] / "models" / "demo" / "fire-demo.mp4")
 
 
 def demo_cameras(count: int) -> list[tuple[str, str, str, str, str]]:

@@ -4,7 +4,7 @@
 # input-size and usual-scene studies), docs/models-pr.png (precision/recall curves), the
 # calibrated thresholds in configs/models.yaml and the metrics block of docs/models.md.
 #   scripts/model_card.sh [DATASET_DIR...]   (default ../shared/datasets/fire-flood-v1 and -v2)
-# Features are cached under data/features; the input-size study exports a second backbone
+# Features are cached under data/features; the input-size study (COMPARE, default 320) exports a second backbone
 # (torch, the [train] extra) unless COMPARE is empty.
 set -eu
 cd "$(dirname "$0")/.."
@@ -18,6 +18,6 @@ for d in "${@:-../shared/datasets/fire-flood-v1 ../shared/datasets/fire-flood-v2
 done
 # shellcheck disable=SC2086
 nice -n 15 "$PY" -m analytics.training.cli model metrics $DATA --models configs/models.yaml \
-    --max-false-alarm "${MAX_FALSE_ALARM:-0.03}" --compare ${COMPARE-224}
+    --max-false-alarm "${MAX_FALSE_ALARM:-0.03}" --compare ${COMPARE-320}
 "$PY" -m analytics.training.card docs/models.md models/metrics.json
 echo "updated models/metrics.json, docs/models-pr.png, configs/models.yaml and docs/models.md"

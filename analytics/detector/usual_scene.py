@@ -53,6 +53,3 @@ class UsualScene:
             self.suppressed += 1
             return True
         return False
-
-    def forget(self, source_id: str) -> None:
-        self._banks.pop(source_id, None)

@@ -41,9 +41,10 @@ def render(report: dict) -> str:
            f"{report['data']['hard_negatives']} hard negatives. Synthetic composites are "
            "training-only and counted nowhere below.", "",
            f"**Model** `{model['file']}`: {model['size_bytes'] / 1e6:.1f} MB, input "
-           f"{model['input'][0]}×{model['input'][1]}, {speed['median_ms']} ms median / "
-           f"{speed['p90_ms']} ms p90 per frame on one core (ONNX Runtime, batch 1, "
-           f"+{speed['preprocess_ms']} ms letterbox).", "",
+           f"{model['input'][0]}×{model['input'][1]}, **{speed['cpu_ms']} ms of CPU per frame** "
+           f"on one core (ONNX Runtime, 1 thread, batch 1; wall time {speed['median_ms']} ms "
+           f"median / {speed['p90_ms']} ms p90 at load average {speed['load_average']} on "
+           f"the shared host; +{speed['preprocess_ms']} ms letterbox).", "",
            "**Thresholds** (chosen on source-disjoint scores so that at most "
            f"{report['max_false_alarm_target']:.0%} of hard negatives raise any kind; equal "
            f"per-kind budget {report['per_kind_false_alarm_budget']:.2%}): "
@@ -81,11 +82,12 @@ def render(report: dict) -> str:
                    f"{_num(e['small_fire_recall'])} ({e['small_fire_images']}) | "
                    f"{_pct(e['false_alarm_any'])} |")
     out += ["", "**Usual-scene study** (cosine similarity of an embedding to the clean frame "
-            "it was made from; percentiles):", "",
+            "it was made from; percentiles; suppression at ≥ the `usual_scene.similarity` of "
+            "`configs/models.yaml`):", "",
             "| variant of a normal frame | frames | p5 | p25 | median | p75 | p95 |",
             "|---|---|---|---|---|---|---|"]
     names = {"aug1": "re-lit, re-framed, degraded (same scene)",
-             "smoke1": "+ synthetic smoke plume", "flood1": "+ synthetic water layer"}
+             "smoke": "+ a synthetic smoke plume only", "flood": "+ a synthetic water layer only"}
     for key, s in report["usual_scene_study"].items():
         out.append(f"| {names.get(key, key)} | {s['frames']} | {s['p5']} | {s['p25']} | "
                    f"{s['p50']} | {s['p75']} | {s['p95']} |")

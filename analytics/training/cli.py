@@ -27,12 +27,12 @@ def add_parser(msub: argparse._SubParsersAction) -> None:
                          "detect/labels/), {train,val}/<class>/, or <class>/ as "
                          "`fusionhub model harvest` writes it")
     tr.add_argument("--out", required=True, type=Path, help="ONNX file to write")
-    tr.add_argument("--input", type=int, default=320, help="square input size (default 320)")
+    tr.add_argument("--input", type=int, default=224, help="square input size (default 224)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads")
     tr.add_argument("--cache", type=Path, default=Path("data/features"),
                     help="feature cache folder (default data/features)")
-    tr.add_argument("--passes", default="clean,aug1,aug2,smoke1,flood1",
+    tr.add_argument("--passes", default="clean,aug1,aug2,smoke1",
                     help="feature passes: clean, augN, smokeN, floodN (synthetic composites)")
     tr.add_argument("--reference", type=Path, nargs="*", default=[],
                     help="images whose PyTorch outputs are saved for the ONNX parity test")

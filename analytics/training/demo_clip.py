@@ -5,8 +5,8 @@ The Abonia1 / Roboflow "fire-wrpgm" frames (CC BY 4.0) of a source video are nam
 export stretched to a square, holds each for ``hold`` seconds and encodes H.264 with a
 keyframe every second (what the hub's sampler decodes)::
 
-    python -m analytics.training.demo_clip ../shared/datasets/fire-flood-v1 fire2_mp4 \\
-        models/demo/fire-cctv.mp4 2
+    python -m analytics.training.demo_clip ../shared/datasets/fire-flood-v1 fire1_mp4 \\
+        models/demo/fire-demo.mp4 2
 """
 
 from __future__ import annotations

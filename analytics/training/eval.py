@@ -30,8 +30,10 @@ from .network import KINDS
 logger = logging.getLogger(__name__)
 
 
-def _rows(samples: list[Sample], feats: Features, *, train_sources: set[str] | None = None,
-          split: str | None = None) -> np.ndarray:
+def select_rows(samples: list[Sample], feats: Features, *,
+                train_sources: set[str] | None = None, split: str | None = None
+                ) -> np.ndarray:
+    """Rows (all passes) of the given sources and/or split."""
     src = np.array([s.source for s in samples])[feats.index]
     spl = np.array([s.split for s in samples])[feats.index]
     keep = np.ones(len(feats.index), dtype=bool)
@@ -57,7 +59,7 @@ def source_disjoint_scores(samples: list[Sample], feats: Features
     clean = clean_rows(feats)
     out = np.zeros((len(samples), len(KINDS)), dtype=np.float32)
     for left_out in sources:
-        train = _rows(samples, feats, train_sources=set(sources) - {left_out})
+        train = select_rows(samples, feats, train_sources=set(sources) - {left_out})
         head = fit_head(feats.x[train], feats.targets[train])
         test = [i for i, s in enumerate(samples) if s.source == left_out]
         out[test] = predict(head, feats.x[clean[test]])

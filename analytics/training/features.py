@@ -28,8 +28,9 @@ from .synthetic import COMPOSITES
 
 logger = logging.getLogger(__name__)
 
-#: passes computed by default: name → (what it adds, applies to)
-PASSES = ("clean", "aug1", "aug2", "smoke1", "flood1")
+#: passes of the shipped recipe (water composites, pass "flood1", hurt source-disjoint flood
+#: recall in the ablation of docs/models.md, so they are available but not default)
+PASSES = ("clean", "aug1", "aug2", "smoke1")
 BATCH = 16
 #: cache key of the ImageNet Lite0 backbone as shipped (frozen: only the head is trained)
 FROZEN_BACKBONE = "efficientnet-lite0-imagenet-frozen"

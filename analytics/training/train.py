@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .dataset import list_samples
-from .eval import _rows
+from .eval import select_rows
 from .export import export_scene
 from .features import PASSES, extract
 from .head import fit_head
@@ -27,7 +27,7 @@ from .network import zero_head
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SIZE = (320, 320)
+DEFAULT_SIZE = (224, 224)
 
 
 @dataclass
@@ -55,7 +55,7 @@ def train(cfg: TrainConfig) -> dict:
     extractor = feature_extractor(cfg.size, cfg.cache)
     feats = extract(samples, extractor, cfg.size, cfg.cache, passes=cfg.passes, seed=cfg.seed,
                     threads=cfg.threads)
-    rows = _rows(samples, feats, split="train")
+    rows = select_rows(samples, feats, split="train")
     head = fit_head(feats.x[rows], feats.targets[rows])
     export_scene(cfg.out, cfg.size, head, cfg.reference_images)
     counts = {k: int((feats.targets[rows][:, c] == 1).sum())
