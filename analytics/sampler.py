@@ -23,7 +23,7 @@ from mediaserver.core.subscriber import SubscriberClosed
 from mediaserver.egress.snapshot import SnapshotError, decode_keyframe
 from mediaserver.errors import SourceNotFound
 
-from .detector.yolo import letterbox
+from .detector.preprocess import letterbox
 
 logger = logging.getLogger(__name__)
 

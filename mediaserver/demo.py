@@ -1,11 +1,14 @@
 """``fusionhub demo``: a hub with an embedded Redis-compatible server, no access control, and
-16 simulated cameras (the load tests' camera farm) in a few organisation groups."""
+16 simulated cameras (the load tests' camera farm) in a few organisation groups, plus one
+camera looping a real fire (CC BY 4.0 frames) with analytics on, so the wall shows a fire
+alert with its snapshot and clip within a minute while the simulated cameras stay quiet."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from .config import SourceConfig, load_settings
 
@@ -32,6 +35,12 @@ DEMO_CAMERAS: tuple[tuple[str, str, str, str, str], ...] = (
 )
 
 
+#: (id, display name, group, file): a fire scene from the detection set's CC BY 4.0 frames,
+#: played as a looped clip (attribution: models/demo/ATTRIBUTION.md).
+FIRE_CAMERA = ("demo-fire-1", "演示 火情", "city/demo",
+               Path(__file__).resolve().parents[1] / "models" / "demo" / "fire-demo.mp4")
+
+
 def demo_cameras(count: int) -> list[tuple[str, str, str, str, str]]:
     """The demo's cameras; past the 16 named ones, numbered extras in a spare group."""
     cams = list(DEMO_CAMERAS[:count])
@@ -55,9 +64,15 @@ async def start_demo(*, config: str | None = None, cameras: int = 16, camera_por
                       distinct=True)
     logger.info("preparing %d simulated cameras (clips are encoded once and cached)", len(cams))
     await farm.start()
+    watched = {"enabled": True}  # analytics on every demo camera: only the fire one alarms
     sources = [SourceConfig(id=c[0], name=c[1], group=c[2], kind="camera",
-                            url=f"rtsp://127.0.0.1:{farm.port}/{c[0]}") for c in cams]
+                            url=f"rtsp://127.0.0.1:{farm.port}/{c[0]}", analytics=watched)
+               for c in cams]
+    fire_id, fire_name, fire_group, fire_clip = FIRE_CAMERA
+    sources.append(SourceConfig(id=fire_id, name=fire_name, group=fire_group, kind="file",
+                                url=f"file://{fire_clip}", analytics=watched))
     overrides: dict[str, object] = {
+        "analytics": {**base.analytics.model_dump(), "enabled": True},
         "auth": {"mode": "none"},
         "sources": sources,
         "probe": {**base.probe.model_dump(), "interval": 10.0},
