@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from .config import SourceConfig, load_settings
+from .shipped import shipped_path
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,7 @@ DEMO_CAMERAS: tuple[tuple[str, str, str, str, str], ...] = (
 
 #: (id, display name, group, file): a fire scene from the detection set's CC BY 4.0 frames,
 #: played as a looped clip (attribution: models/demo/ATTRIBUTION.md).
-FIRE_CAMERA = ("demo-fire-1", "演示 火情", "city/demo",
-               Path(__file__).resolve().parents[1] / "models" / "demo" / "fire-demo.mp4")
+FIRE_CAMERA = ("demo-fire-1", "演示 火情", "city/demo", shipped_path("models/demo/fire-demo.mp4"))
 
 
 def demo_cameras(count: int) -> list[tuple[str, str, str, str, str]]:
@@ -75,6 +74,9 @@ async def start_demo(*, config: str | None = None, cameras: int = 16, camera_por
         "analytics": {**base.analytics.model_dump(), "enabled": True},
         "auth": {"mode": "none"},
         "sources": sources,
+        # the fire clip ships with the package: file:// may read it beside the media folder
+        "pull": {**base.pull.model_dump(), "file_roots": [
+            *(base.pull.file_roots or (base.data_dir / "media",)), fire_clip.parent]},
         "probe": {**base.probe.model_dump(), "interval": 10.0},
         "http": {**base.http.model_dump(), "host": "127.0.0.1",
                  "port": http_port if http_port is not None else base.http.port},

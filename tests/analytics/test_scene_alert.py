@@ -50,7 +50,7 @@ async def test_looped_clip_raises_one_fire_alert_and_resolves(make_hub, tmp_path
     clip = fire_then_normal(tmp_path / "fire-then-normal.mp4", fire_s=4, normal_s=6)
     source = {"id": "cam-f", "group": "city/east", "url": f"file://{clip}",
               "analytics": {"enabled": True, "interval": 0.5}}
-    hub = await make_hub(sources=[source])
+    hub = await make_hub(sources=[source], pull={"file_roots": [str(tmp_path)]})
     redis = hub.redis.client
     await ensure_group(redis, "fh:events:alerts", "test")
     ah = await start_analytics(
