@@ -60,6 +60,8 @@ from .ingest.rtsp_probe import probe_rtsp
 from .registry.probe_scheduler import ProbeScheduler
 from .registry.sources import SourceRegistry
 from .registry.status import StatusBoard
+from .security.https import hsts_header, redirect_app
+from .security.tls import server_context
 from .store.connection import open_redis
 from .transcode.audio import AudioTranscoders
 from .transcode.manager import Transcoders
@@ -92,6 +94,7 @@ class Hub:
         self.probes: ProbeScheduler | None = None
         self.whep: WhepEndpoint
         self.http_port: int | None = None
+        self.redirect_port: int | None = None
 
     def _on_close(self, name: str, closer: Callable[[], Awaitable[object]]) -> None:
         self._closers.append((name, closer))
@@ -103,8 +106,9 @@ class Hub:
         except BaseException:
             await self.aclose()
             raise
-        logger.info("fusionhub %s node %s ready: http://%s:%s/ rtsp port %s rtmp port %s",
-                    __version__, self.node_id, s.http.host, self.http_port,
+        logger.info("fusionhub %s node %s ready: %s://%s:%s/ rtsp port %s rtmp port %s",
+                    __version__, self.node_id, "https" if s.http.tls else "http",
+                    s.http.host, self.http_port,
                     self.rtsp.port if self.rtsp else "off",
                     self.rtmp.port if self.rtmp else "off")
 
@@ -204,13 +208,31 @@ class Hub:
                 vp8_profile=TranscodeProfile(bitrate=s.whip.vp8_bitrate))
             self._on_close("whip", self.whip_publish.aclose)
         app = self._build_http_app()
+        ssl_context = None
+        if s.http.tls is not None:
+            ssl_context = await asyncio.to_thread(server_context, s.http, s.data_dir)
+            if s.http.tls.hsts_max_age:
+                app.on_response_prepare.append(hsts_header(s.http.tls.hsts_max_age))
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=STEP_TIMEOUT)
         await runner.setup()
-        site = web.TCPSite(runner, s.http.host, s.http.port)
+        site = web.TCPSite(runner, s.http.host, s.http.port, ssl_context=ssl_context)
         await site.start()
         self._on_close("http", runner.cleanup)
         sockets = site._server.sockets if site._server else []  # noqa: SLF001
         self.http_port = sockets[0].getsockname()[1] if sockets else s.http.port
+        if s.http.tls is not None and s.http.tls.redirect_port is not None:
+            await self._start_redirect(s.http.tls.redirect_port)
+
+    async def _start_redirect(self, port: int) -> None:
+        """The plain-HTTP listener that sends browsers to HTTPS."""
+        runner = web.AppRunner(redirect_app(self.http_port, self.settings.http.public_url),
+                               access_log=None, shutdown_timeout=STEP_TIMEOUT)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.http.host, port)
+        await site.start()
+        self._on_close("http-redirect", runner.cleanup)
+        sockets = site._server.sockets if site._server else []  # noqa: SLF001
+        self.redirect_port = sockets[0].getsockname()[1] if sockets else port
 
     def _build_http_app(self) -> web.Application:
         s = self.settings

@@ -1,6 +1,7 @@
 """The field page in headless Chromium (fake camera, fake GPS) publishes over WHIP to a whole
-hub inside a network namespace; an aiortc WHEP viewer and the wall (its deep link) watch it; the
-alarm button raises a manual alert with the position."""
+hub serving HTTPS (its own auto certificate, no insecure-origin flag) inside a network
+namespace; an aiortc WHEP viewer and the wall (its deep link) watch it; the alarm button raises
+a manual alert with the position."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ def test_field_page_publishes_and_raises_alarm(netns, tmp_path):
     lines = [line for line in proc.stdout.decode().splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr.decode()[-4000:]
     result = json.loads(lines[-1][len("RESULT "):])
+    # HTTPS with the hub's own certificate: a secure context without the insecure-origin flag
+    assert result["secure_context"] is True
+    assert result["hsts"].startswith("max-age=")
+    assert result["key_mode"] == "0o600"
     assert "token=" not in result["url_after_load"]  # the token leaves the address bar
     assert result["viewer"]["frames"] >= 10 and result["viewer"]["width"] > 0
     assert result["publisher_codec"] in ("h264", "vp8")
