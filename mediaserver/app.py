@@ -41,11 +41,13 @@ from .api.auth import Access
 from .api.events_ws import EventsWebSocket
 from .api.health import HealthApi
 from .api.location import LocationApi
+from .api.login import LoginApi
 from .api.metrics import Metrics, MetricsApi, stream_collector
 from .api.node_metrics import probe_collector, rtsp_collector, webrtc_collector
 from .api.openapi import OpenApiApi
 from .api.snapshot import SnapshotApi
 from .api.sources import SourcesApi
+from .api.users import UsersApi
 from .api.webapp import WebApp
 from .config import Settings
 from .config.transcode import TranscodeProfile
@@ -60,7 +62,9 @@ from .ingest.rtsp_probe import probe_rtsp
 from .registry.probe_scheduler import ProbeScheduler
 from .registry.sources import SourceRegistry
 from .registry.status import StatusBoard
+from .registry.users import UserStore
 from .security.https import hsts_header, redirect_app
+from .security.passwords import PasswordHasher
 from .security.tls import server_context
 from .store.connection import open_redis
 from .transcode.audio import AudioTranscoders
@@ -246,6 +250,9 @@ class Hub:
         if self.probes is not None:
             self.metrics.add_collector(probe_collector(self.probes.stats))
         SourcesApi(self.registry, self.status, self.access, self._source_changed).add_routes(app)
+        users, hasher = UserStore(self.redis.client, s.redis.prefix), PasswordHasher()
+        LoginApi(users, self.access, s.auth, hasher).add_routes(app)
+        UsersApi(users, self.access, hasher).add_routes(app)
         EventsWebSocket(self.status, self.registry, self.access, self.redis.client,
                         prefix=s.redis.prefix).add_routes(app)
         self.whep.add_routes(app)

@@ -27,6 +27,7 @@ _ERROR_RESPONSES: dict[str, tuple[str, str]] = {
     "413": ("TooLarge", "Request body too large"),
     "415": ("UnsupportedMediaType", "Wrong Content-Type"),
     "422": ("Invalid", "Validation failed; the message names the field"),
+    "429": ("TooManyRequests", "Too many attempts; retry after `Retry-After` seconds"),
     "503": ("Unavailable", "Over capacity or no picture yet; retry later"),
     "504": ("Timeout", "The source did not deliver a keyframe in time"),
 }
@@ -313,12 +314,15 @@ def _paths() -> dict[str, Schema]:
 
 def build_openapi(version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the hub's public HTTP contract."""
+    from .openapi_auth import auth_paths, auth_schemas
     from .openapi_field import field_paths, field_schemas
 
     paths = _paths()
     paths.update(field_paths(_op, _json, _ref, _param))
+    paths.update(auth_paths(_op, _json, _ref, _param))
     schemas = _schemas()
     schemas.update(field_schemas())
+    schemas.update(auth_schemas())
     return {
         "openapi": "3.1.0",
         "info": {"title": "fusionhub", "version": version,
@@ -326,7 +330,7 @@ def build_openapi(version: str) -> dict[str, Any]:
                  "WebRTC viewing (WHEP). See docs/api.md for roles, scopes and flows.",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "tags": [{"name": n} for n in ("sources", "events", "whep", "alerts", "field",
-                                        "meta")],
+                                        "auth", "meta")],
         "paths": paths,
         "components": {
             "schemas": schemas,

@@ -9,6 +9,11 @@ const TEXT = {
     app_title: "应急指挥视频墙", review_title: "告警复核", nav_wall: "视频墙", nav_review: "告警复核",
     demo_banner: "演示模式 — 无访问控制，任何人都可查看和修改",
     sign_in: "登录", token_label: "访问令牌", token_hint: "粘贴管理员发放的令牌（fusionhub token …）",
+    username: "用户名", password: "密码", or_token: "或粘贴访问令牌（设备、集成）",
+    session_ending: "会话将在 {min} 分 {sec} 秒后结束，请保存工作后重新登录", sign_in_again: "重新登录",
+    err_invalid_credentials: "用户名或密码错误", err_too_many_attempts: "登录失败次数过多，请稍后再试",
+    err_account_disabled: "该账号已停用", err_password_changed: "密码已更改，请重新登录",
+    err_not_a_session: "此令牌不能续期", err_credentials_required: "请输入用户名和密码",
     enter: "进入", sign_out: "退出", token_rejected: "令牌无效或已过期：{reason}",
     hub_unreachable: "无法连接服务器，正在重试…",
     role_viewer: "值守员", role_operator: "指挥员", role_analyst: "分析员", role_admin: "管理员",
@@ -51,6 +56,11 @@ const TEXT = {
     app_title: "Command centre video wall", review_title: "Alert review", nav_wall: "Video wall", nav_review: "Review",
     demo_banner: "Demo — no access control: anybody can view and change everything",
     sign_in: "Sign in", token_label: "Access token", token_hint: "Paste the token your administrator issued (fusionhub token …)",
+    username: "User name", password: "Password", or_token: "or paste an access token (devices, integrations)",
+    session_ending: "Your session ends in {min} min {sec} s; save your work and sign in again", sign_in_again: "Sign in again",
+    err_invalid_credentials: "Wrong user name or password", err_too_many_attempts: "Too many failed sign-ins; try again later",
+    err_account_disabled: "This account is disabled", err_password_changed: "The password changed; sign in again",
+    err_not_a_session: "This token cannot be renewed", err_credentials_required: "Enter your user name and password",
     enter: "Enter", sign_out: "Sign out", token_rejected: "Token refused or expired: {reason}",
     hub_unreachable: "Cannot reach the server, retrying…",
     role_viewer: "viewer", role_operator: "operator", role_analyst: "analyst", role_admin: "admin",
@@ -107,6 +117,13 @@ export function t(key, vars) {
   let text = table[key] ?? TEXT["zh-CN"][key] ?? key;
   if (vars) text = text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
   return text;
+}
+
+/** The message for an API error `code` (key `err_<code>`), or `fallback` when there is none. */
+export function tCode(code, fallback = "") {
+  const key = "err_" + code;
+  const text = TEXT[getLang()][key] ?? TEXT["zh-CN"][key];
+  return text === undefined ? fallback : text;
 }
 
 export function applyI18n(root) {

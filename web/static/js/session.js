@@ -1,7 +1,8 @@
-// Sign-in (jwt mode), the demo banner (none mode), the language toggle and the user chip;
+// Sign-in (jwt mode: user name and password, or a pasted token), the demo banner (none mode), the language toggle and the user chip;
 // shared by the wall and the review page.
 import { $, el } from "./util.js";
-import { applyI18n, getLang, setLang, t } from "./i18n.js";
+import { applyI18n, getLang, setLang, t, tCode } from "./i18n.js";
+import { keepSessionAlive } from "./session-refresh.js";
 
 /**
  * Resolve once the page may talk to the API: in `none` mode at once (with the demo banner),
@@ -31,6 +32,7 @@ export async function signIn(api) {
       try {
         await api.get("/api/v1/groups");
         showUser(api);
+        keepSessionAlive(api);
         return info;
       } catch (err) {
         message = err.status === 401 ? t("token_rejected", { reason: err.message }) : err.message;
@@ -38,6 +40,7 @@ export async function signIn(api) {
       }
     }
     await loginScreen(api, message);
+    keepSessionAlive(api);
   }
   showUser(api);
   return info;
@@ -47,26 +50,40 @@ function loginScreen(api, message) {
   const box = $("#login");
   box.hidden = false;
   $("#login-error").textContent = message || "";
-  $("#token").focus();
+  $("#username").focus();
   return new Promise((resolve) => {
     $("#login-form").onsubmit = async (ev) => {
       ev.preventDefault();
+      const username = $("#username").value.trim();
+      const password = $("#password").value;
       const token = $("#token").value.trim();
-      if (!token) return;
-      api.setToken(token);
       try {
-        await api.get("/api/v1/groups");
+        if (username && password) {
+          const session = await api.post("/api/v1/auth/login", { username, password });
+          api.setToken(session.token);
+        } else if (token) {
+          api.setToken(token);
+          await api.get("/api/v1/groups");
+        } else {
+          return;
+        }
       } catch (err) {
         api.setToken("");
-        $("#login-error").textContent = err.status === 401 ? t("token_rejected", { reason: err.message })
-                                                            : err.message;
+        $("#login-error").textContent = loginError(err);
         return;
       }
+      $("#password").value = "";
       $("#token").value = "";
       box.hidden = true;
       resolve();
     };
   });
+}
+
+/** The sign-in error in the user's language: from the error code where we know it. */
+function loginError(err) {
+  const fallback = err.status === 401 ? t("token_rejected", { reason: err.message }) : err.message;
+  return err.code === "unauthorized" ? fallback : tCode(err.code, fallback);
 }
 
 /** After a 401 mid-session (token expired): back to the sign-in screen. */

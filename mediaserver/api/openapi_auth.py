@@ -1,0 +1,81 @@
+"""OpenAPI paths of sign-in and user accounts — part of the document built by
+:func:`mediaserver.api.openapi.build_openapi`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+_ROLE = {"type": "string", "enum": ["viewer", "operator", "analyst", "admin"]}
+_GROUPS = {"type": "array", "items": {"type": "string"}, "description": "Group paths "
+           "(`*` for all); required unless the role is admin"}
+
+
+def auth_schemas() -> dict[str, Schema]:
+    return {
+        "User": {"type": "object", "description": "A user account (never its password or "
+                 "hash)", "properties": {
+                     "username": {"type": "string"}, "display_name": {"type": "string"},
+                     "role": _ROLE, "groups": _GROUPS, "disabled": {"type": "boolean"},
+                     "created": {"type": "number"}, "updated": {"type": "number"},
+                     "password_changed": {"type": "number"}}},
+        "UserInput": {"type": "object", "required": ["username", "password", "role"],
+                      "additionalProperties": False, "properties": {
+                          "username": {"type": "string", "pattern": r"^[\w.@-]{1,64}$"},
+                          "password": {"type": "string", "minLength": 8, "maxLength": 1024},
+                          "role": _ROLE, "groups": _GROUPS,
+                          "display_name": {"type": "string", "maxLength": 100}}},
+        "UserPatch": {"type": "object", "additionalProperties": False, "properties": {
+            "password": {"type": "string", "minLength": 8, "maxLength": 1024},
+            "role": _ROLE, "groups": _GROUPS, "display_name": {"type": "string"},
+            "disabled": {"type": "boolean"}}},
+        "Login": {"type": "object", "required": ["username", "password"], "properties": {
+            "username": {"type": "string"}, "password": {"type": "string"}}},
+        "Session": {"type": "object", "required": ["token", "expires_at"], "properties": {
+            "token": {"type": "string", "description": "Bearer token (HS256 JWT, sub = the "
+                      "user name)"},
+            "token_type": {"const": "Bearer"}, "expires_in": {"type": "integer"},
+            "expires_at": {"type": "integer", "description": "Unix time"},
+            "user": {"$ref": "#/components/schemas/User"}}},
+    }
+
+
+def auth_paths(op, json_body, ref, param) -> dict[str, Schema]:
+    """``op``/``json_body``/``ref``/``param`` are the document builder's helpers."""
+    user = ref("User")
+    name = [{"name": "username", "in": "path", "required": True,
+             "schema": {"type": "string"}}]
+    session = {"200": json_body(ref("Session"), "Signed in")}
+    return {
+        "/api/v1/auth/login": {
+            "post": op("login", "Sign in with a user name and password (failures are "
+                       "rate-limited per user and per address: 429 with Retry-After)",
+                       "auth", session, errors=("400", "401", "403", "429"), public=True,
+                       body={"required": True, "content": {"application/json": {
+                           "schema": ref("Login")}}})},
+        "/api/v1/auth/refresh": {
+            "post": op("refreshSession", "A fresh session token for the bearer's user (fails "
+                       "once the user is disabled or changed the password)", "auth", session,
+                       errors=("400", "401"))},
+        "/api/v1/users": {
+            "get": op("listUsers", "User accounts (admin)", "auth",
+                      {"200": json_body({"type": "object", "properties": {
+                          "items": {"type": "array", "items": user}}}, "Users")},
+                      errors=("401", "403")),
+            "post": op("createUser", "Create a user (admin)", "auth",
+                       {"201": json_body(user, "Created")},
+                       errors=("400", "401", "403", "409", "422"),
+                       body={"required": True, "content": {"application/json": {
+                           "schema": ref("UserInput")}}})},
+        "/api/v1/users/{username}": {
+            "parameters": name,
+            "patch": op("patchUser", "Change a user (admin); a new password ends the user's "
+                        "sessions at their next refresh", "auth",
+                        {"200": json_body(user, "Updated")},
+                        errors=("400", "401", "403", "404", "422"),
+                        body={"required": True, "content": {"application/json": {
+                            "schema": ref("UserPatch")}}}),
+            "delete": op("deleteUser", "Delete a user (admin)", "auth",
+                         {"204": {"description": "Deleted"}}, errors=("401", "403", "404"))},
+    }
