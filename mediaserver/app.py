@@ -40,6 +40,7 @@ from . import __version__
 from .api.auth import Access
 from .api.events_ws import EventsWebSocket
 from .api.health import HealthApi
+from .api.import_template import ImportTemplateApi
 from .api.location import LocationApi
 from .api.login import LoginApi
 from .api.metrics import Metrics, MetricsApi, stream_collector
@@ -250,6 +251,7 @@ class Hub:
         if self.probes is not None:
             self.metrics.add_collector(probe_collector(self.probes.stats))
         SourcesApi(self.registry, self.status, self.access, self._source_changed).add_routes(app)
+        ImportTemplateApi(self.access).add_routes(app)
         users, hasher = UserStore(self.redis.client, s.redis.prefix), PasswordHasher()
         LoginApi(users, self.access, s.auth, hasher).add_routes(app)
         UsersApi(users, self.access, hasher).add_routes(app)

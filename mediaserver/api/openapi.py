@@ -192,6 +192,12 @@ def _parameters() -> dict[str, Schema]:
                    "Case-insensitive text in id or name"),
         "ImportMode": query("mode", {"enum": ["upsert", "create"], "default": "upsert"},
                             "create: existing ids are errors; upsert: replace them"),
+        "Encoding": query("encoding", {"enum": ["utf-8", "gbk", "gb18030", "utf-16"]},
+                          "The body's encoding; detected when absent (BOM, UTF-8, GB18030)"),
+        "DryRun": query("dry_run", {"type": "boolean"}, "Validate only: the answer lists "
+                        "the valid rows (first 50) and every error; nothing is written"),
+        "Lang": query("lang", {"enum": ["en", "zh-CN"], "default": "en"},
+                      "Language of the headers"),
         "Width": query("width", {"type": "integer", "minimum": 1}, "Scale down to this width"),
         "Token": query("token", {"type": "string"}, "Bearer token for clients that cannot "
                        "set headers (browsers' WebSocket, <video>)"),
@@ -219,16 +225,23 @@ def _paths() -> dict[str, Schema]:
             "post": _op("importSources", "Bulk import (admin); valid rows are imported, "
                         "invalid ones reported with their row number", "sources",
                         {"200": _json(_ref("ImportResult"), "Summary")},
-                        errors=("400", "401", "403", "413", "415"), params=("ImportMode",),
+                        errors=("400", "401", "403", "413", "415"),
+                        params=("ImportMode", "Encoding", "DryRun"),
                         body={"required": True, "content": {
                             "text/csv": {"schema": {"type": "string", "description":
                                          "Header: id,name,group,kind,url,publish,always_on,"
-                                         "lat,lon,tags"}},
+                                         "lat,lon,tags or their Chinese names (see the "
+                                         "template); UTF-8, UTF-8 with BOM or GB18030/GBK"}},
                             "application/json": {"schema": {"oneOf": [
                                 {"type": "array", "items": _ref("SourceInput")},
                                 {"type": "object", "properties": {"sources": {
                                     "type": "array", "items": _ref("SourceInput")}}}]}},
                             "application/x-ndjson": {"schema": {"type": "string"}}}})},
+        "/api/v1/sources/import/template.csv": {
+            "get": _op("importTemplate", "CSV template for imports (admin), UTF-8 with BOM",
+                       "sources", {"200": {"description": "CSV", "content": {"text/csv": {
+                           "schema": {"type": "string"}}}}}, errors=("401", "403"),
+                       params=("Lang",))},
         "/api/v1/sources/{source_id}": {
             "parameters": [_param("SourceId")],
             "get": _op("getSource", "One source", "sources", {"200": _json(source, "Source")},

@@ -83,8 +83,10 @@ def _map(exc: Exception) -> web.Response:
     if isinstance(exc, SourceNotFound):
         return json_error(404, "not_found", "no such source")
     if isinstance(exc, SourceInvalid):
-        field = getattr(exc, "field", None)
+        field, reason = getattr(exc, "field", None), getattr(exc, "code", None)
         extra = {"field": field} if field else {}
+        if reason:
+            extra["reason"] = reason  # stable word the web app translates
         return json_error(422, "invalid", str(exc), **extra)
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         logger.warning("store unavailable: %s", scrub(str(exc)))

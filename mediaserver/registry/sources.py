@@ -133,7 +133,7 @@ class SourceRegistry:
         if current is None:
             raise SourceNotFound(source_id)
         if "id" in changes and changes["id"] != source_id:
-            raise SourceValidationError("id", "cannot be changed")
+            raise SourceValidationError("id", "cannot be changed", "immutable")
         source = self.validate(merge_patch(current.model_dump(mode="json"), changes))
         return source, current, await self.put(source)
 

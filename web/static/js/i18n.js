@@ -14,6 +14,19 @@ const TEXT = {
     err_invalid_credentials: "用户名或密码错误", err_too_many_attempts: "登录失败次数过多，请稍后再试",
     err_account_disabled: "该账号已停用", err_password_changed: "密码已更改，请重新登录",
     err_not_a_session: "此令牌不能续期", err_credentials_required: "请输入用户名和密码",
+    field_id: "编号", field_name: "名称", field_group: "分组", field_kind: "类型", field_url: "地址",
+    field_publish: "推流", field_always_on: "常开", field_transport: "传输", field_location: "位置",
+    field_lat: "纬度", field_lon: "经度", field_tags: "标签", field_username: "用户名", field_password: "密码",
+    field_role: "角色", field_groups: "分组范围", field_display_name: "显示名称",
+    verr_required: "{field}：必填", verr_pattern: "{field}：格式不正确", verr_too_long: "{field}：太长",
+    verr_too_short: "{field}：太短", verr_choice: "{field}：不是允许的取值", verr_boolean: "{field}：应为 是/否",
+    verr_number: "{field}：应为数字", verr_range: "{field}：超出范围", verr_unknown_field: "{field}：未知字段",
+    verr_type: "{field}：类型不正确", verr_scheme_not_allowed: "{field}：不允许的协议", verr_immutable: "{field}：不可修改",
+    verr_duplicate_id: "{field}：本次导入中重复", verr_exists: "{field}：已存在", verr_out_of_scope: "{field}：超出您的管理范围",
+    verr_cell_count: "列数与表头不符", verr_bad_json: "不是有效的 JSON", verr_invalid: "{field}：无效",
+    err_invalid_username: "用户名：1–64 个字母、数字或 _.@-", err_invalid_role: "角色不正确",
+    err_invalid_group: "分组路径不正确", err_groups_required: "值守员、指挥员和分析员至少需要一个分组（* 表示全部）",
+    err_weak_password: "密码至少 8 个字符", err_user_exists: "用户名已存在", err_unknown_field: "未知字段",
     enter: "进入", sign_out: "退出", token_rejected: "令牌无效或已过期：{reason}",
     hub_unreachable: "无法连接服务器，正在重试…",
     role_viewer: "值守员", role_operator: "指挥员", role_analyst: "分析员", role_admin: "管理员",
@@ -61,6 +74,19 @@ const TEXT = {
     err_invalid_credentials: "Wrong user name or password", err_too_many_attempts: "Too many failed sign-ins; try again later",
     err_account_disabled: "This account is disabled", err_password_changed: "The password changed; sign in again",
     err_not_a_session: "This token cannot be renewed", err_credentials_required: "Enter your user name and password",
+    field_id: "ID", field_name: "Name", field_group: "Group", field_kind: "Kind", field_url: "URL",
+    field_publish: "Publish", field_always_on: "Always on", field_transport: "Transport", field_location: "Location",
+    field_lat: "Latitude", field_lon: "Longitude", field_tags: "Tags", field_username: "User name", field_password: "Password",
+    field_role: "Role", field_groups: "Group scope", field_display_name: "Display name",
+    verr_required: "{field}: required", verr_pattern: "{field}: wrong format", verr_too_long: "{field}: too long",
+    verr_too_short: "{field}: too short", verr_choice: "{field}: not an allowed value", verr_boolean: "{field}: yes or no",
+    verr_number: "{field}: a number", verr_range: "{field}: out of range", verr_unknown_field: "{field}: unknown field",
+    verr_type: "{field}: wrong type", verr_scheme_not_allowed: "{field}: protocol not allowed", verr_immutable: "{field}: cannot be changed",
+    verr_duplicate_id: "{field}: twice in this import", verr_exists: "{field}: already exists", verr_out_of_scope: "{field}: outside your scope",
+    verr_cell_count: "more cells than header columns", verr_bad_json: "not valid JSON", verr_invalid: "{field}: invalid",
+    err_invalid_username: "User name: 1–64 letters, digits or _.@-", err_invalid_role: "Wrong role",
+    err_invalid_group: "Wrong group path", err_groups_required: "Viewers, operators and analysts need at least one group (* for all)",
+    err_weak_password: "The password needs at least 8 characters", err_user_exists: "This user name exists already", err_unknown_field: "Unknown field",
     enter: "Enter", sign_out: "Sign out", token_rejected: "Token refused or expired: {reason}",
     hub_unreachable: "Cannot reach the server, retrying…",
     role_viewer: "viewer", role_operator: "operator", role_analyst: "analyst", role_admin: "admin",
@@ -124,6 +150,19 @@ export function tCode(code, fallback = "") {
   const key = "err_" + code;
   const text = TEXT[getLang()][key] ?? TEXT["zh-CN"][key];
   return text === undefined ? fallback : text;
+}
+
+/**
+ * A validation error in the user's language: from its `reason`/`code` (a row error's `code`,
+ * a 422's `reason`) and `field`; `fallback` (the server's English message) when unknown.
+ */
+export function validationText({ code, reason, field }, fallback = "") {
+  const word = reason || code;
+  const table = TEXT[getLang()];
+  const top = String(field || "").split(".")[0];
+  const name = table["field_" + top] ?? field ?? "";
+  const text = table["verr_" + word] ?? table["err_" + word];
+  return text === undefined ? fallback : text.replace("{field}", name);
 }
 
 export function applyI18n(root) {
