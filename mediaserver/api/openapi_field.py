@@ -47,8 +47,17 @@ def field_schemas() -> dict[str, Schema]:
                       "comment": {"type": ["string", "null"]},
                       "message": {"type": ["string", "null"]},
                       "location": {"oneOf": [_LOCATION, {"type": "null"}]},
-                      "snapshot_url": {"type": "string"},
-                      "clip_url": {"type": ["string", "null"]}}},
+                      "snapshot_url": {"type": ["string", "null"], "description": "Set once "
+                                       "the snapshot file exists"},
+                      "clip_url": {"type": ["string", "null"], "description": "Set once the "
+                                   "clip file exists"},
+                      "evidence": {"type": "object", "properties": {
+                          "snapshot": {"enum": ["ready", "pending", "unavailable"]},
+                          "clip": {"enum": ["ready", "pending", "unavailable"]},
+                          "reason": {"type": ["string", "null"], "description": "Why there "
+                                     "is no evidence (source offline, no picture, ...)"}}},
+                      "cancelled_by": {"type": ["string", "null"], "description": "Who "
+                                       "withdrew it as a false alarm"}}},
         "AlertPage": {"type": "object", "required": ["items", "total"], "properties": {
             "items": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}},
             "total": {"type": "integer"}, "limit": {"type": "integer"},
@@ -100,6 +109,13 @@ def field_paths(op, json_body, ref, param) -> dict[str, Schema]:
                             "schema": {"type": "string"}}],
             "post": op("ackAlert", "Acknowledge (operator)", "alerts",
                        {"200": json_body(alert, "Acknowledged")}, errors=("401", "403", "404"))},
+        "/api/v1/alerts/{alert_id}/cancel": {
+            "parameters": [{"name": "alert_id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "post": op("cancelAlert", "Withdraw a false alarm (the device of the alert's "
+                       "source, or an operator): resolved, review false_alarm", "alerts",
+                       {"200": json_body(alert, "Cancelled")},
+                       errors=("401", "403", "404", "409"))},
         "/api/v1/alerts/{alert_id}/clip": {
             "parameters": [{"name": "alert_id", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
