@@ -11,6 +11,10 @@ import { LayoutStore, wallFromUrl, wallUrl } from "./layouts.js";
 import { LiveEvents } from "./events.js";
 import { AlarmFeed } from "./alarms.js";
 import { ClipViewer } from "./clipview.js";
+import { AlarmPopup } from "./alarm-popup.js";
+import { AlarmSound } from "./alarm-sound.js";
+import { AlarmActions } from "./alarm-actions.js";
+import { icon } from "./icons.js";
 
 const api = new Api();
 const store = new SourceStore({ interval: 250 });
@@ -37,10 +41,26 @@ async function main() {
   } });
   const feed = new AlarmFeed($("#feed"), {
     api, store,
-    onOpen: (alert) => { wall.play(alert.source_id); viewer.open(alert); },
+    onOpen: (alert) => openAlert(alert),
     onCount: (n) => { const badge = $("#alarm-count"); badge.textContent = String(n); badge.hidden = n === 0; },
   });
-  Object.assign(app, { wall, tree, feed, viewer, layouts });
+  const putOnWall = (alert) => wall.offer(alert.source_id, () =>
+    confirm(t("replace_tile", { name: store.name(alert.source_id), n: wall.selected + 1 })));
+  const popup = new AlarmPopup($("#alarm-popup"), {
+    api, store, onWall: putOnWall, onAck: (a) => feed.acknowledge(a),
+    onClip: (a) => { popup.dismiss(a.alert_id); viewer.open(a); },
+  });
+  // an alert opened from the feed or the pop-up: on the wall (a free tile, or after asking)
+  // and in the viewer; its pop-up is done
+  function openAlert(alert) {
+    putOnWall(alert);
+    popup.dismiss(alert.alert_id);
+    viewer.open(alert);
+  }
+  const sound = new AlarmSound(api);
+  const actions = new AlarmActions(api, layouts);
+  bindAlarmControls(sound, actions);
+  Object.assign(app, { wall, tree, feed, viewer, layouts, popup, sound, actions });
 
   // layout buttons, presets, link
   $$("#layouts button").forEach((b) => b.addEventListener("click", () => wall.setLayout(+b.dataset.layout)));
@@ -57,6 +77,7 @@ async function main() {
   const initial = wallFromUrl() || layouts.last || { layout: 4, sources: [] };
   store.onChange((pending) => {
     tree.update();
+    feed.render();  // names from the registry, also for alerts loaded before the sources
     wall.refresh(pending.all ? null : pending.ids);
     syncLayoutButtons();
   });
@@ -93,7 +114,12 @@ async function main() {
     alert: (msg) => {
       const alert = feed.onEvent(msg);
       viewer.update(alert);
-      if (msg.event === "raised") flashAlarm();
+      popup.update(alert);
+      if (msg.event === "raised") {
+        flashAlarm();
+        sound.play(alert.kind);
+        if (actions.apply(alert, wall)) popup.show(alert);
+      }
     },
     connection: setConn,
   });
@@ -158,6 +184,18 @@ function renderPresets(layouts, wall) {
   $("#delete-preset").disabled = !match;
   select.replaceChildren(new Option(names.length ? t("presets") : t("no_presets"), ""),
     ...names.map((n) => new Option(`${n} (${layouts.get(n).layout})`, n)));
+}
+
+function bindAlarmControls(sound, actions) {
+  const button = $("#sound");
+  const show = () => {
+    button.replaceChildren(icon(sound.enabled ? "bell" : "bell-off"));
+    button.setAttribute("aria-pressed", String(sound.enabled));
+    button.title = t(sound.enabled ? "sound_on" : "sound_off");
+  };
+  button.addEventListener("click", () => { sound.setEnabled(!sound.enabled); show(); });
+  show();
+  $("#alarm-settings-open").addEventListener("click", () => actions.edit());
 }
 
 function setConn(state) {

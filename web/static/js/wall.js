@@ -61,6 +61,19 @@ export class Wall {
     return this.tiles[index];
   }
 
+  /**
+   * Put `id` on the wall without losing what the operator watches: where it already plays,
+   * else a free tile, else the selected tile after `ask()` agrees. Returns the tile or null.
+   */
+  offer(id, ask) {
+    const existing = this.tiles.slice(0, this.layout).find((tile) => tile.sourceId === id);
+    const free = this.assigned.slice(0, this.layout).findIndex((s) => !s);
+    if (existing || free >= 0) return this.play(id);
+    if (!ask()) return null;
+    this.playAt(this.selected, id);
+    return this.tiles[this.selected];
+  }
+
   /** Fill the wall with `ids` (a group), growing the layout to fit. */
   playMany(ids) {
     const fit = LAYOUTS.find((n) => n >= ids.length) || 25;
