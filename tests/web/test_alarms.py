@@ -203,8 +203,10 @@ def test_an_alert_sounds_pops_up_and_put_on_wall_plays_it(web_env, new_page):
     assert page.is_hidden("#alarm-popup")
     # muted per user: the next alert makes no sound, and it stays muted after a reload
     page.click("#sound")
-    api(page, "POST", "/api/v1/alerts", {"source_id": sid, "kind": "fire"})
+    second = api(page, "POST", "/api/v1/alerts", {"source_id": sid, "kind": "fire"})["json"]
     page.wait_for_selector("#alarm-popup:not([hidden])", timeout=5000)
+    # acknowledged at once: later tests expect no unacknowledged (red) sources
+    assert api(page, "POST", f"/api/v1/alerts/{second['alert_id']}/ack")["status"] == 200
     assert page.evaluate("() => window.__sounds") == ["smoke"]
     open_wall(page, web_env.demo_url)
     assert page.evaluate("() => window.fusionhub.sound.enabled") is False

@@ -120,9 +120,16 @@ async def main() -> dict:
             alert_id = await page.eval_on_selector("#alarm", "e => e.dataset.alertId")
             out["alert"] = await store.get_record(alert_id)
             out["alarm_disabled"] = await page.eval_on_selector("#alarm", "e => e.disabled")
+            # the centre acknowledges: the field page shows it, with who
+            await store.acknowledge(alert_id, "zhang.wei")
+            await wait_for(lambda: page.eval_on_selector(
+                "#alarm-status", "e => e.dataset.state === 'acked'"), 10, "ack on the phone")
+            out["ack_text"] = await page.inner_text("#alarm-text")
+            out["own_position"] = await page.inner_text("#q-gps")
             await page.click("#stop")
             out["offline_after_stop"] = round(await wait_for(
                 lambda: _true(hub.status.state_of("phone1") == "offline"), 15, "offline"), 3)
+            out["stop_reason"] = (await hub.status.get("phone1")).get("last_error")
             await browser.close()
     finally:
         await http.close()

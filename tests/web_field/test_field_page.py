@@ -41,6 +41,10 @@ def test_field_page_publishes_and_raises_alarm(netns, tmp_path):
     assert json.loads(alert["location"]) == {"lat": 39.9042, "lon": 116.4074}
     assert result["alarm_disabled"] is True  # a second tap right after is ignored
     assert result["offline_after_stop"] < 15
+    # the field loop: the phone sees the centre's acknowledgement and who, and its position
+    assert "zhang.wei" in result["ack_text"] and "指挥中心已确认" in result["ack_text"]
+    assert result["own_position"].startswith("39.90420, 116.40740")
+    assert result["stop_reason"] == "stopped by device"  # a deliberate stop, not a lost link
     print(json.dumps({k: v for k, v in result.items() if k != "console"}))
     print(f"field page: online {result['online_after']:.2f} s after the page loaded "
           f"({result['page_to_online']:.2f} s from page open)")

@@ -2,6 +2,7 @@
 // reconnects by itself (with a visible message) when the stream drops or stalls.
 import { el, formatBitrate } from "./util.js";
 import { t } from "./i18n.js";
+import { reasonText } from "./reasons.js";
 import { WhepSession } from "./whep.js";
 
 const WATCH_MS = 1000;          // stats and stall check period
@@ -102,9 +103,14 @@ export class Tile {
     const st = this.store.state(this.sourceId);
     this.el.dataset.colour = this.store.colour(this.sourceId);
     this.stateEl.textContent = this.store.alarmed(this.sourceId) ? t("alarm") : t("state_" + st);
-    if ((st === "offline" || st === "error") && this.phase === "playing" && this._stalledFor() > 1000) {
+    const down = st === "offline" || st === "error";
+    const reason = this._hubReason();
+    this.el.dataset.reason = reason;
+    if (down && this.phase === "playing" && this._stalledFor() > 1000) {
       this._phase("stalled");
-      this._message(t("signal_lost"));
+      this._message(reason || t("signal_lost"));
+    } else if (reason && this.phase !== "playing") {
+      this._message(reason);  // the hub knows why: say so instead of "connecting…" forever
     }
     if ((st === "online" || st === "streaming") && this.phase === "stalled" && this._stalledFor() > STALL_MS) {
       this._restart(t("source_back"));  // the camera is back: don't wait for the stall timer
@@ -117,7 +123,7 @@ export class Tile {
     const sourceId = this.sourceId;
     this._closeSession();
     this._phase(this.attempt ? "reconnecting" : "connecting");
-    if (!this.attempt) this._message(t("connecting"));
+    if (!this.attempt) this._message(this._hubReason() || t("connecting"));
     const session = new WhepSession(sourceId, this.api);
     this.session = session;
     this.startedAt = performance.now();
@@ -175,9 +181,16 @@ export class Tile {
     this.attempt++;
     if (reason !== null) {
       this._phase("reconnecting");
-      this._message(t("reconnecting", { reason: reason || "", n: this.attempt }));
+      this._message(this._hubReason() || t("reconnecting", { reason: reason || "", n: this.attempt }));
     }
     this.retryTimer = setTimeout(() => { if (this.sourceId) this._connect(); }, wait);
+  }
+
+  /** Why the hub says this source is down ("" while it is up or the hub says nothing). */
+  _hubReason() {
+    const st = this.store.state(this.sourceId);
+    if (st !== "offline" && st !== "error") return "";
+    return reasonText((this.store.status.get(this.sourceId) || {}).last_error);
   }
 
   _restart(reason) {
