@@ -142,6 +142,21 @@ WALL_VIDEO_JS = """id => { const v = document.querySelector(`video[data-source-i
               frames: v.getVideoPlaybackQuality().totalVideoFrames} : null; }"""
 
 
+AUDIO_LEVEL_JS = """id => { const v = document.querySelector(`video[data-source-id="${id}"]`);
+  const stream = v && v.srcObject;
+  if (!stream || v.muted || !stream.getAudioTracks().length) return 0;
+  if (!window.__fhMeter || window.__fhMeter.stream !== stream) {
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    ctx.createMediaStreamSource(stream).connect(analyser);
+    window.__fhMeter = {stream, analyser, buf: new Float32Array(analyser.fftSize)};
+  }
+  const m = window.__fhMeter;
+  m.analyser.getFloatTimeDomainData(m.buf);
+  let sum = 0; for (const x of m.buf) sum += x * x;
+  return Math.sqrt(sum / m.buf.length); }"""
+
+
 async def watch_on_wall(browser, hub_origin: str, token: str, seconds: float = 2.0) -> dict:
     """The published stream on the wall: the deep link to a 1-tile layout with phone1, in a
     second context signed in with a viewer token (jwt mode: the wall reads localStorage)."""
@@ -159,8 +174,19 @@ async def watch_on_wall(browser, hub_origin: str, token: str, seconds: float = 2
         before = await page.evaluate(WALL_VIDEO_JS, SOURCE["id"])
         await asyncio.sleep(seconds)
         after = await page.evaluate(WALL_VIDEO_JS, SOURCE["id"])
+        # unmute the tile: a new session asks for audio too; the phone's (fake) microphone
+        # is heard, measured with WebAudio in the page
+        await page.hover(".tile[data-source-id] ")
+        await page.click(".tile[data-source-id] .t-audio")
+        level = 0.0
+        for _ in range(40):
+            await asyncio.sleep(0.25)
+            level = max(level, await page.evaluate(AUDIO_LEVEL_JS, SOURCE["id"]))
+            if level > 0.01:
+                break
         return {"width": after["width"], "height": after["height"],
-                "frames_before": before["frames"], "frames_after": after["frames"]}
+                "frames_before": before["frames"], "frames_after": after["frames"],
+                "audio_level": level}
     finally:
         await context.close()
 

@@ -34,6 +34,7 @@ def test_field_page_publishes_and_raises_alarm(netns, tmp_path):
     assert result["publisher_codec"] in ("h264", "vp8")
     wall = result["wall"]  # the same stream on the wall's deep link /?layout=1&sources=phone1
     assert wall["width"] > 0 and wall["frames_after"] > wall["frames_before"] > 0
+    assert wall["audio_level"] > 0.01  # the unmuted tile plays the phone's audio (Opus)
     assert result["location"] == {"lat": 39.9042, "lon": 116.4074}
     assert result["quality"]["bitrate"].endswith("kbit/s")
     alert = result["alert"]

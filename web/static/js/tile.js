@@ -2,6 +2,7 @@
 // reconnects by itself (with a visible message) when the stream drops or stalls.
 import { el, formatBitrate } from "./util.js";
 import { t } from "./i18n.js";
+import { icon } from "./icons.js";
 import { reasonText } from "./reasons.js";
 import { WhepSession } from "./whep.js";
 
@@ -11,11 +12,12 @@ const RESTART_MS = 8000;        // stalled this long: new WHEP session
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 
 export class Tile {
-  constructor(index, { api, store, onSelect, onClose, onDrop, onFullscreen, onUnauthorized }) {
+  constructor(index, { api, store, onSelect, onClose, onDrop, onFullscreen, onUnauthorized, onAudio }) {
     this.index = index;
     this.api = api;
     this.store = store;
-    this.hooks = { onSelect, onClose, onDrop, onFullscreen, onUnauthorized };
+    this.hooks = { onSelect, onClose, onDrop, onFullscreen, onUnauthorized, onAudio };
+    this.audible = false;
     this.sourceId = null;
     this.session = null;
     this.attempt = 0;
@@ -36,10 +38,15 @@ export class Tile {
     this.el = el("div", { class: "tile", dataset: { index: String(index), phase: "idle" }, tabindex: "0" },
       this.video,
       el("div", { class: "t-top" }, el("span", { class: "dot" }), this.nameEl, this.stateEl,
-        el("button", { class: "t-btn t-full", type: "button", title: t("fullscreen"), text: "⛶",
-                       onclick: (ev) => { ev.stopPropagation(); this.hooks.onFullscreen(this); } }),
-        el("button", { class: "t-btn t-close", type: "button", title: t("close_tile"), text: "✕",
-                       onclick: (ev) => { ev.stopPropagation(); this.hooks.onClose(this); } })),
+        this.audioBtn = el("button", { class: "t-btn t-audio", type: "button", title: t("unmute"),
+                       onclick: (ev) => { ev.stopPropagation(); this.hooks.onAudio(this, !this.audible); } },
+                       icon("volume-off")),
+        el("button", { class: "t-btn t-snap", type: "button", title: t("tile_snapshot"),
+                       onclick: (ev) => { ev.stopPropagation(); this.saveSnapshot(); } }, icon("camera")),
+        el("button", { class: "t-btn t-full", type: "button", title: t("fullscreen"),
+                       onclick: (ev) => { ev.stopPropagation(); this.hooks.onFullscreen(this); } }, icon("fullscreen")),
+        el("button", { class: "t-btn t-close", type: "button", title: t("close_tile"),
+                       onclick: (ev) => { ev.stopPropagation(); this.hooks.onClose(this); } }, icon("close"))),
       el("div", { class: "t-bottom" }, this.infoEl),
       this.msgEl,
       el("div", { class: "t-index", text: String(index + 1) }));
@@ -76,7 +83,37 @@ export class Tile {
     this.watchTimer = setInterval(() => this._watch(), WATCH_MS);
   }
 
+  /** Hear this tile (a new WHEP session that also asks for audio) or mute it again. */
+  setAudible(on) {
+    if (on === this.audible) return;
+    this.audible = on;
+    this.video.muted = !on;
+    this.el.classList.toggle("audible", on);
+    this.audioBtn.replaceChildren(icon(on ? "volume-on" : "volume-off"));
+    this.audioBtn.title = t(on ? "mute" : "unmute");
+    if (this.sourceId) this._restart(null);
+  }
+
+  /** The current picture as a PNG download (name and time in the file name). */
+  saveSnapshot() {
+    const v = this.video;
+    if (!this.sourceId || !v.videoWidth) return null;
+    const canvas = el("canvas", { width: v.videoWidth, height: v.videoHeight });
+    canvas.getContext("2d").drawImage(v, 0, 0);
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+    const name = `${this.sourceId}-${stamp}.png`;
+    canvas.toBlob((blob) => {
+      if (!blob) return;
+      const a = el("a", { href: URL.createObjectURL(blob), download: name });
+      document.body.append(a);
+      a.click();
+      setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    }, "image/png");
+    return name;
+  }
+
   stop() {
+    if (this.audible) this.setAudible(false);
     clearTimeout(this.retryTimer);
     clearInterval(this.watchTimer);
     this.retryTimer = this.watchTimer = null;
@@ -124,7 +161,7 @@ export class Tile {
     this._closeSession();
     this._phase(this.attempt ? "reconnecting" : "connecting");
     if (!this.attempt) this._message(this._hubReason() || t("connecting"));
-    const session = new WhepSession(sourceId, this.api);
+    const session = new WhepSession(sourceId, this.api, { audio: this.audible });
     this.session = session;
     this.startedAt = performance.now();
     this.frames = this._decoded();

@@ -90,7 +90,14 @@ export class Wall {
     this.assigned[index] = "";
     this.tiles[index].stop();
     if (this.maximized === this.tiles[index]) this._unmaximize();
+    // ✕ in real full screen: back to the layout, not a black full-screen tile
+    if (document.fullscreenElement === this.tiles[index].el) document.exitFullscreen().catch(() => {});
     this._persist();
+  }
+
+  /** Hear one tile (the others are muted: one at a time), or mute it. */
+  setAudible(index, on) {
+    this.tiles.forEach((tile, i) => tile.setAudible(on && i === index));
   }
 
   clear() {
@@ -130,6 +137,7 @@ export class Wall {
       onSelect: (t) => this.select(t.index),
       onClose: (t) => this.close(t.index),
       onFullscreen: (t) => this.toggleFullscreen(t),
+      onAudio: (t, on) => this.setAudible(t.index, on),
       onUnauthorized: this.onUnauthorized,
       onDrop: (t, ev) => this._drop(t, ev),
     });
