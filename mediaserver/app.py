@@ -37,6 +37,7 @@ from signalling.whip_audio import AudioRelay
 from signalling.whip_metrics import whip_collector
 
 from . import __version__
+from .api.admin import AdminApi
 from .api.auth import Access
 from .api.events_ws import EventsWebSocket
 from .api.health import HealthApi
@@ -252,6 +253,8 @@ class Hub:
             self.metrics.add_collector(probe_collector(self.probes.stats))
         SourcesApi(self.registry, self.status, self.access, self._source_changed).add_routes(app)
         ImportTemplateApi(self.access).add_routes(app)
+        AdminApi(self.access, self.registry, probe_rtsp,
+                 allowed_schemes=s.pull.allowed_schemes).add_routes(app)
         users, hasher = UserStore(self.redis.client, s.redis.prefix), PasswordHasher()
         LoginApi(users, self.access, s.auth, hasher).add_routes(app)
         UsersApi(users, self.access, hasher).add_routes(app)

@@ -1,5 +1,5 @@
-"""OpenAPI paths of sign-in and user accounts — part of the document built by
-:func:`mediaserver.api.openapi.build_openapi`."""
+"""OpenAPI paths of sign-in, user accounts and the admin page's helpers (URL test, device
+tokens) — part of the document built by :func:`mediaserver.api.openapi.build_openapi`."""
 
 from __future__ import annotations
 
@@ -68,6 +68,32 @@ def auth_paths(op, json_body, ref, param) -> dict[str, Schema]:
                        errors=("400", "401", "403", "409", "422"),
                        body={"required": True, "content": {"application/json": {
                            "schema": ref("UserInput")}}})},
+        "/api/v1/sources/probe": {
+            "post": op("probeUrl", "Test a camera URL before saving it (admin; RTSP DESCRIBE, "
+                       "credentials never echoed)", "sources",
+                       {"200": json_body({"type": "object", "properties": {
+                           "state": {"enum": ["online", "offline", "error", "unknown"]},
+                           "codec": {"type": ["string", "null"]},
+                           "width": {"type": ["integer", "null"]},
+                           "height": {"type": ["integer", "null"]},
+                           "error": {"type": "string"}, "latency_ms": {"type": "number"},
+                           "url": {"type": "string"}}}, "Probe result")},
+                       errors=("400", "401", "403", "422"),
+                       body={"required": True, "content": {"application/json": {"schema": {
+                           "type": "object", "required": ["url"], "properties": {
+                               "url": {"type": "string"}}}}}})},
+        "/api/v1/tokens": {
+            "post": op("issueDeviceToken", "Issue a device token for one source (admin)",
+                       "auth", {"201": json_body({"type": "object", "properties": {
+                           "token": {"type": "string"}, "source": {"type": "string"},
+                           "expires_at": {"type": "integer"}}}, "Issued")},
+                       errors=("400", "401", "403", "404", "422"),
+                       body={"required": True, "content": {"application/json": {"schema": {
+                           "type": "object", "required": ["source"], "properties": {
+                               "source": {"type": "string"},
+                               "ttl": {"type": "integer", "minimum": 60,
+                                       "maximum": 366 * 24 * 3600,
+                                       "default": 30 * 24 * 3600}}}}}})},
         "/api/v1/users/{username}": {
             "parameters": name,
             "patch": op("patchUser", "Change a user (admin); a new password ends the user's "

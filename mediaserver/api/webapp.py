@@ -1,6 +1,7 @@
 """Serves the browser app from ``web/`` (no CDN, no runtime downloads, no build step).
 
-``/`` is the video wall, ``/review`` the analysts' clip review, ``/static/`` their ES modules
+``/`` is the video wall, ``/review`` the analysts' clip review, ``/admin`` the administrators'
+page (sources, import, users, device tokens), ``/static/`` their ES modules
 and styles; ``/field/`` the field page for phones and its files (``web/field/``; ``/field``
 redirects there so its relative URLs resolve). Pages go out with a strict
 Content-Security-Policy (everything from this origin, WebSocket and media included) and
@@ -18,7 +19,8 @@ from aiohttp import web
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 
 #: page route -> file under the web root
-PAGES = {"/": "index.html", "/review": "review.html", "/field/": "field/index.html"}
+PAGES = {"/": "index.html", "/review": "review.html", "/admin": "admin.html",
+         "/field/": "field/index.html"}
 
 PAGE_HEADERS = {
     "Cache-Control": "no-cache",

@@ -94,6 +94,8 @@ export function sessionExpired(api, message) {
 }
 
 function showUser(api) {
+  const admin = $("#nav-admin");
+  if (admin) admin.hidden = !api.can("admin");
   const chip = $("#user");
   if (!chip) return;
   chip.textContent = "";
