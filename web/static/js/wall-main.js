@@ -1,6 +1,6 @@
 // Entry point of the video wall page: sign in, load the sources, open the events socket,
 // build the tree, the wall, the alarm feed and the clip viewer, and wire them together.
-import { $, $$, debounce } from "./util.js";
+import { $, $$, debounce, el } from "./util.js";
 import { t } from "./i18n.js";
 import { Api } from "./api.js";
 import { sessionExpired, signIn } from "./session.js";
@@ -15,6 +15,7 @@ import { AlarmPopup } from "./alarm-popup.js";
 import { AlarmSound } from "./alarm-sound.js";
 import { AlarmActions } from "./alarm-actions.js";
 import { icon } from "./icons.js";
+import { Tour } from "./tour.js";
 
 const api = new Api();
 const store = new SourceStore({ interval: 250 });
@@ -33,8 +34,27 @@ async function main() {
                                      onChange: () => renderPresets(layouts, wall) });
   const tree = new SourceTree($("#tree"), store, {
     onPlay: (id) => wall.play(id),
-    onPlayGroup: (ids) => wall.playMany(ids),
+    onPlayGroup: (ids) => wall.playMany(ids, (need, free) => confirm(t("replace_wall", { n: need, free }))),
+    onTourGroup: (ids, path) => askTour(ids, path),
   });
+  let tour = null;
+  const stopTour = () => { if (tour) tour.stop(); tour = null; app.tour = null; $("#tour-status").hidden = true; };
+  function askTour(ids, name) {
+    const dialog = $("#tour-dialog");
+    const form = $("#tour-form");
+    $("#tour-what").textContent = t("tour_what", { name, n: ids.length });
+    dialog.onclose = () => {
+      if (dialog.returnValue !== "start") return;
+      stopTour();
+      tour = new Tour(wall, ids, { target: form.target.value, interval: +form.interval.value, name }).start();
+      app.tour = tour;
+      const chip = $("#tour-status");
+      chip.replaceChildren(t("touring", { name, s: tour.interval }), " ",
+        el("button", { type: "button", class: "link", text: t("tour_stop"), onclick: stopTour }));
+      chip.hidden = false;
+    };
+    dialog.showModal();
+  }
   const viewer = new ClipViewer($("#clipview"), { api, store, onAck: async (a) => {
     const updated = await feed.acknowledge(a);
     if (updated) viewer.update(updated);
@@ -72,6 +92,8 @@ async function main() {
     try { await navigator.clipboard.writeText(url); toast(t("link_copied")); } catch (err) { prompt(t("copy_link"), url); }
   });
   $("#clear-wall").addEventListener("click", () => wall.clear());
+  $("#undo").addEventListener("click", () => wall.undo());
+  wall.onHistory = (depth) => { $("#undo").disabled = depth === 0; };
 
   // the wall from the deep link, else the user's last wall
   const initial = wallFromUrl() || layouts.last || { layout: 4, sources: [] };
@@ -90,7 +112,7 @@ async function main() {
 
   // the wall starts at once; sources stream in page by page (the tree grows as they come),
   // the events socket colours them (its snapshot is authoritative once it arrives)
-  wall.apply(initial);
+  wall.apply(initial, { undoable: false });
   syncLayoutButtons();
   setConn("connecting");
   let loading = true;
