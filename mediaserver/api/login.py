@@ -9,10 +9,11 @@ A session token is the same HS256 JWT as any other (``sub`` = the user name, the
 and groups, ``exp`` after ``auth.session_ttl``), so every surface accepts it unchanged; device
 and integration tokens (``fusionhub token``) stay as they are and cannot be refreshed.
 Refresh fails once the user is disabled, deleted, or changed the password after the token was
-issued. Failed sign-ins are counted per user name and per client address
-(:class:`~mediaserver.security.login_limiter.LoginLimiter`); over the limit the answer is
-429 with ``Retry-After``. Wrong user and wrong password give the same answer after the same
-work (one scrypt hash), and neither the password nor its hash is ever logged.
+issued. Failed sign-ins are counted per user name (``auth.login_max_failures``) and per client
+address (four times as many, since a site's proxy or NAT puts many people behind one
+address) with :class:`~mediaserver.security.login_limiter.LoginLimiter`; over either limit
+the answer is 429 with ``Retry-After``. Wrong user and wrong password give the same answer
+after the same work (one scrypt hash), and neither the password nor its hash is ever logged.
 """
 
 from __future__ import annotations
@@ -34,17 +35,21 @@ from .util import ApiError, api_handler, read_json_object
 logger = logging.getLogger(__name__)
 
 LOGIN_BODY_LIMIT = 4096
+#: failures allowed per client address, as a multiple of those per user name
+ADDRESS_FACTOR = 4
 
 
 class LoginApi:
     def __init__(self, users: UserStore, access: Any, config: AuthConfig,
                  hasher: PasswordHasher | None = None,
-                 limiter: LoginLimiter | None = None) -> None:
+                 ) -> None:
         self.users = users
         self.access = access
         self.ttl = config.session_ttl
         self.hasher = hasher or PasswordHasher()
-        self.limiter = limiter or LoginLimiter(config.login_max_failures, config.login_window)
+        self.by_user = LoginLimiter(config.login_max_failures, config.login_window)
+        self.by_address = LoginLimiter(config.login_max_failures * ADDRESS_FACTOR,
+                                       config.login_window)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v1/auth/login", self.login)
@@ -61,21 +66,24 @@ class LoginApi:
                 or len(password) > MAX_PASSWORD:
             raise ApiError(400, "credentials_required", "username and password are required")
         username = username.strip()
-        keys = (f"user:{username}", f"ip:{request.remote}")
-        wait = self.limiter.retry_after(keys)
-        if wait is not None:
+        user_key, address_key = (f"user:{username}",), (f"ip:{request.remote}",)
+        waits = [w for w in (self.by_user.retry_after(user_key),
+                             self.by_address.retry_after(address_key)) if w is not None]
+        if waits:
+            wait = max(waits)
             raise ApiError(429, "too_many_attempts", "too many failed sign-ins; try again "
                            "later", retry_after=max(1, math.ceil(wait)))
         user = await self.users.get(username)
         ok = await self.hasher.verify(password, user.password if user else None)
         if not ok or user is None:
-            self.limiter.failed(keys)
+            self.by_user.failed(user_key)
+            self.by_address.failed(address_key)
             logger.info("[login] failed sign-in from %s (%s)", request.remote,
                         f"user {username}" if user else "unknown user")
             raise ApiError(401, "invalid_credentials", "wrong username or password")
         if user.disabled:
             raise ApiError(403, "account_disabled", "this account is disabled")
-        self.limiter.succeeded(keys[0])
+        self.by_user.succeeded(user_key[0])
         logger.info("[login] %s signed in from %s", user.username, request.remote)
         return web.json_response(self._session(user))
 
