@@ -29,7 +29,6 @@ export function keepSessionAlive(api) {
       const session = await api.post("/api/v1/auth/refresh");
       api.setToken(session.token);
       hideBanner();
-      document.dispatchEvent(new CustomEvent("fh:session-refreshed", { detail: session.expires_at }));
       schedule();
     } catch (err) {
       if (err.status === 0) { timer = setTimeout(refresh, 5000); return; } // offline: retry
