@@ -18,7 +18,11 @@ export class AlarmSound {
     this.ctx = null;
     this.played = [];  // kinds, newest last (bounded)
     // browsers start audio only after a user gesture: unlock on the first one
-    const unlock = () => { this._context(); document.removeEventListener("pointerdown", unlock); };
+    const unlock = () => {
+      this._context();
+      document.body.classList.remove("sound-blocked");
+      document.removeEventListener("pointerdown", unlock);
+    };
     document.addEventListener("pointerdown", unlock);
   }
 
@@ -54,6 +58,8 @@ export class AlarmSound {
       }
       at += dur;
     }
+    // a page reloaded with a stored session had no gesture yet: say how to enable the sound
+    document.body.classList.toggle("sound-blocked", ctx.state !== "running");
     this.played.push(kind);
     if (this.played.length > 50) this.played.shift();
     document.dispatchEvent(new CustomEvent("fh:alarm-sound", { detail: { kind } }));

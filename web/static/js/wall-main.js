@@ -214,6 +214,7 @@ function bindAlarmControls(sound, actions) {
     button.replaceChildren(icon(sound.enabled ? "bell" : "bell-off"));
     button.setAttribute("aria-pressed", String(sound.enabled));
     button.title = t(sound.enabled ? "sound_on" : "sound_off");
+    button.dataset.blocked = t("sound_click");
   };
   button.addEventListener("click", () => { sound.setEnabled(!sound.enabled); show(); });
   show();
