@@ -61,6 +61,7 @@ from .errors import SourceNotFound
 from .ingest.factory import publisher_for_source
 from .ingest.rtmp_server import RtmpServer
 from .ingest.rtsp_probe import probe_rtsp
+from .registry.device_tokens import DeviceTokens
 from .registry.probe_scheduler import ProbeScheduler
 from .registry.sources import SourceRegistry
 from .registry.status import StatusBoard
@@ -140,6 +141,8 @@ class Hub:
 
         # 3. access, streams
         self.access = Access(s.auth, self.registry, metrics=self.metrics)
+        self.device_tokens = DeviceTokens(client, s.redis.prefix)
+        self.access.revoked = self.device_tokens.is_revoked
         self.manager = StreamManager(self._publisher_for, self.status, ManagerSettings(
             close_after=s.streams.close_after, backoff_initial=s.streams.backoff_initial,
             backoff_max=s.streams.backoff_max, subscriber_queue=s.streams.subscriber_queue))
@@ -253,7 +256,7 @@ class Hub:
             self.metrics.add_collector(probe_collector(self.probes.stats))
         SourcesApi(self.registry, self.status, self.access, self._source_changed).add_routes(app)
         ImportTemplateApi(self.access).add_routes(app)
-        AdminApi(self.access, self.registry, probe_rtsp,
+        AdminApi(self.access, self.registry, probe_rtsp, self.device_tokens,
                  allowed_schemes=s.pull.allowed_schemes).add_routes(app)
         users, hasher = UserStore(self.redis.client, s.redis.prefix), PasswordHasher()
         LoginApi(users, self.access, s.auth, hasher).add_routes(app)

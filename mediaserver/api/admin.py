@@ -6,21 +6,25 @@ Routes::
     POST /api/v1/sources/probe   {"url": "rtsp://…"} → {"state", "codec", "width", "height",
                                  "error", "latency_ms"} (DESCRIBE only, credentials never
                                  echoed; only the schemes pulls allow)
-    POST /api/v1/tokens          {"source": id, "ttl": seconds} → {"token", "expires_at"}:
-                                 a device token that publishes that source only
+    POST /api/v1/tokens          {"source": id, "ttl": seconds} → {"token", "token_id",
+                                 "expires_at"}: a device token that publishes that source only
+    GET  /api/v1/tokens          the device tokens issued here (never the tokens themselves)
+    DELETE /api/v1/tokens/{token_id}  revoke: refused everywhere from now on (HTTP, WHIP,
+                                 RTSP, RTMP) — 204
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import jwt
 from aiohttp import web
 
 from ..ingest.rtsp_probe import ProbeResult
 from ..redact import redact_url
+from ..registry.device_tokens import DeviceTokens
 from .principal import is_valid_source_id
 from .util import ApiError, api_handler, read_json_object
 
@@ -32,16 +36,19 @@ PROBE_TIMEOUT = 5.0
 
 
 class AdminApi:
-    def __init__(self, access: Any, registry: Any, probe: Probe,
+    def __init__(self, access: Any, registry: Any, probe: Probe, tokens: DeviceTokens,
                  allowed_schemes: Iterable[str] | None = None) -> None:
         self.access = access
         self.registry = registry
+        self.tokens = tokens
         self.probe = probe
         self.allowed = frozenset(allowed_schemes) if allowed_schemes is not None else None
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v1/sources/probe", self.probe_url)
         app.router.add_post("/api/v1/tokens", self.issue_token)
+        app.router.add_get("/api/v1/tokens", self.list_tokens)
+        app.router.add_delete("/api/v1/tokens/{token_id}", self.revoke_token)
 
     async def _admin(self, request: web.Request) -> Any:
         principal = await self.access.authenticate(request)
@@ -83,7 +90,25 @@ class AdminApi:
             raise ApiError(422, "invalid", f"ttl must be 60..{MAX_TOKEN_TTL} seconds",
                            field="ttl", reason="range")
         token = self.access.issue("device", (), ttl=ttl, subject=source_id, source=source_id)
-        logger.info("[%s] device token issued by %s, valid %d s", source_id,
+        claims = jwt.decode(token, options={"verify_signature": False})  # we just signed it
+        await self.tokens.record(claims["jti"], source=source_id, subject=source_id,
+                                 issued_by=principal.subject, expires_at=claims["exp"])
+        logger.info("[%s] device token %s issued by %s, valid %d s", source_id, claims["jti"],
                     principal.subject, ttl)
-        return web.json_response({"token": token, "source": source_id,
-                                  "expires_at": int(time.time()) + ttl}, status=201)
+        return web.json_response({"token": token, "token_id": claims["jti"],
+                                  "source": source_id, "expires_at": claims["exp"]},
+                                 status=201)
+
+    @api_handler
+    async def list_tokens(self, request: web.Request) -> web.Response:
+        await self._admin(request)
+        return web.json_response({"items": await self.tokens.list()})
+
+    @api_handler
+    async def revoke_token(self, request: web.Request) -> web.Response:
+        principal = await self._admin(request)
+        token_id = request.match_info["token_id"]
+        if not await self.tokens.revoke(token_id):
+            raise ApiError(404, "not_found", "no such token")
+        logger.info("device token %s revoked by %s", token_id, principal.subject)
+        return web.Response(status=204)

@@ -83,9 +83,17 @@ def auth_paths(op, json_body, ref, param) -> dict[str, Schema]:
                            "type": "object", "required": ["url"], "properties": {
                                "url": {"type": "string"}}}}}})},
         "/api/v1/tokens": {
+            "get": op("listDeviceTokens", "Device tokens issued here (admin; never the tokens)",
+                      "auth", {"200": json_body({"type": "object", "properties": {
+                          "items": {"type": "array", "items": {"type": "object", "properties": {
+                              "jti": {"type": "string"}, "source": {"type": "string"},
+                              "issued_by": {"type": "string"}, "issued_at": {"type": "integer"},
+                              "expires_at": {"type": "integer"}}}}}}, "Tokens")},
+                      errors=("401", "403")),
             "post": op("issueDeviceToken", "Issue a device token for one source (admin)",
                        "auth", {"201": json_body({"type": "object", "properties": {
-                           "token": {"type": "string"}, "source": {"type": "string"},
+                           "token": {"type": "string"}, "token_id": {"type": "string"},
+                           "source": {"type": "string"},
                            "expires_at": {"type": "integer"}}}, "Issued")},
                        errors=("400", "401", "403", "404", "422"),
                        body={"required": True, "content": {"application/json": {"schema": {
@@ -94,6 +102,12 @@ def auth_paths(op, json_body, ref, param) -> dict[str, Schema]:
                                "ttl": {"type": "integer", "minimum": 60,
                                        "maximum": 366 * 24 * 3600,
                                        "default": 30 * 24 * 3600}}}}}})},
+        "/api/v1/tokens/{token_id}": {
+            "parameters": [{"name": "token_id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "delete": op("revokeDeviceToken", "Revoke a device token by its jti (admin): "
+                         "refused on every surface from now on", "auth",
+                         {"204": {"description": "Revoked"}}, errors=("401", "403", "404"))},
         "/api/v1/users/{username}": {
             "parameters": name,
             "patch": op("patchUser", "Change a user (admin); a new password ends the user's "

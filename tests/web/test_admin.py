@@ -118,6 +118,12 @@ def test_admin_manages_users_and_device_tokens_and_a_viewer_is_refused(web_env, 
 
     claims = decode_token(SECRET, token)
     assert (claims.role, claims.source) == ("device", "cam001")
+    row = f'#token-rows tr[data-token-id="{claims.token_id}"]'
+    page.wait_for_selector(row)
+    page.once("dialog", lambda d: d.accept())
+    page.click(f"{row} button.revoke")
+    page.wait_for_selector(row, state="detached")
+    assert api(page, "GET", "/api/v1/alerts?source=cam001", token=token)["status"] == 401
 
     viewer = new_page()
     _open_admin(web_env, viewer, web_env.token("viewer", ("*",)))

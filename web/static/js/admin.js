@@ -34,6 +34,7 @@ function showTab(name) {
   $$(".tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
   $$(".tab").forEach((tab) => { tab.hidden = tab.id !== "tab-" + name; });
   if (name === "groups") loadGroups();
+  if (name === "devices") loadTokens();
 }
 
 /** An API error in the user's language (validation codes, sign-in codes, else the message). */
@@ -272,6 +273,20 @@ function bindUsers() {
 
 // -- device tokens ------------------------------------------------------------------------
 
+async function loadTokens() {
+  const { items } = await api.get("/api/v1/tokens");
+  $("#token-rows").replaceChildren(...items.map((tok) => el("tr", { dataset: { tokenId: tok.jti } },
+    el("td", { text: tok.source }), el("td", { text: tok.issued_by }),
+    el("td", { text: new Date(tok.expires_at * 1000).toLocaleString() }),
+    el("td", {}, el("button", { type: "button", class: "revoke", text: t("revoke"), onclick: async () => {
+      if (!confirm(t("confirm_revoke", { source: tok.source }))) return;
+      try {
+        await api.request("DELETE", `/api/v1/tokens/${encodeURIComponent(tok.jti)}`);
+        await loadTokens();
+      } catch (err) { toast(errorText(err)); }
+    } })))));
+}
+
 function bindDevices() {
   const f = $("#device-form");
   f.addEventListener("submit", async (ev) => {
@@ -282,6 +297,7 @@ function bindDevices() {
       $("#device-token").hidden = false;
       $("#device-token-text").value = r.token;
       $("#device-link").href = `/field/?source=${encodeURIComponent(r.source)}&token=${encodeURIComponent(r.token)}`;
+      await loadTokens();
     } catch (err) { $("#device-error").textContent = errorText(err); }
   });
 }
