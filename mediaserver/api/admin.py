@@ -26,7 +26,7 @@ from ..ingest.rtsp_probe import ProbeResult
 from ..redact import redact_url
 from ..registry.device_tokens import DeviceTokens
 from .principal import is_valid_source_id
-from .util import ApiError, api_handler, read_json_object
+from .util import ApiError, api_handler, authorize, read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +50,10 @@ class AdminApi:
         app.router.add_get("/api/v1/tokens", self.list_tokens)
         app.router.add_delete("/api/v1/tokens/{token_id}", self.revoke_token)
 
-    async def _admin(self, request: web.Request) -> Any:
-        principal = await self.access.authenticate(request)
-        self.access.require(principal, "admin")
-        return principal
 
     @api_handler
     async def probe_url(self, request: web.Request) -> web.Response:
-        await self._admin(request)
+        await authorize(self.access, request, "admin")
         url = (await read_json_object(request)).get("url")
         if not isinstance(url, str) or not url.strip() or len(url) > 2048:
             raise ApiError(422, "invalid", "url is required", field="url", reason="required")
@@ -78,7 +74,7 @@ class AdminApi:
 
     @api_handler
     async def issue_token(self, request: web.Request) -> web.Response:
-        principal = await self._admin(request)
+        principal = await authorize(self.access, request, "admin")
         body = await read_json_object(request)
         source_id, ttl = body.get("source"), body.get("ttl", 30 * 24 * 3600)
         if not isinstance(source_id, str) or not is_valid_source_id(source_id):
@@ -101,12 +97,12 @@ class AdminApi:
 
     @api_handler
     async def list_tokens(self, request: web.Request) -> web.Response:
-        await self._admin(request)
+        await authorize(self.access, request, "admin")
         return web.json_response({"items": await self.tokens.list()})
 
     @api_handler
     async def revoke_token(self, request: web.Request) -> web.Response:
-        principal = await self._admin(request)
+        principal = await authorize(self.access, request, "admin")
         token_id = request.match_info["token_id"]
         if not await self.tokens.revoke(token_id):
             raise ApiError(404, "not_found", "no such token")

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from ..registry.import_text import template_csv
-from .util import api_handler
+from .util import api_handler, authorize
 
 
 class ImportTemplateApi:
@@ -21,8 +21,7 @@ class ImportTemplateApi:
 
     @api_handler
     async def template(self, request: web.Request) -> web.Response:
-        principal = await self.access.authenticate(request)
-        self.access.require(principal, "admin")
+        await authorize(self.access, request, "admin")
         lang = request.rel_url.query.get("lang", "en")
         name = "sources-template-zh.csv" if lang.lower().startswith("zh") else \
             "sources-template.csv"

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from ..registry.users import User, UserExists, UserInvalid, UserStore, validate_user
 from ..security.passwords import PasswordError, PasswordHasher
-from .util import ApiError, api_handler, read_json_object
+from .util import ApiError, api_handler, authorize, read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +47,15 @@ class UsersApi:
         r.add_patch("/api/v1/users/{username}", self.patch_user)
         r.add_delete("/api/v1/users/{username}", self.delete_user)
 
-    async def _admin(self, request: web.Request) -> Any:
-        principal = await self.access.authenticate(request)
-        self.access.require(principal, "admin")
-        return principal
 
     @api_handler
     async def list_users(self, request: web.Request) -> web.Response:
-        await self._admin(request)
+        await authorize(self.access, request, "admin")
         return web.json_response({"items": [u.public() for u in await self.users.list()]})
 
     @api_handler
     async def create_user(self, request: web.Request) -> web.Response:
-        principal = await self._admin(request)
+        principal = await authorize(self.access, request, "admin")
         body = await read_json_object(request)
         unknown = set(body) - {"username", "password", "role", "groups", "display_name"}
         if unknown:
@@ -78,7 +74,7 @@ class UsersApi:
 
     @api_handler
     async def patch_user(self, request: web.Request) -> web.Response:
-        principal = await self._admin(request)
+        principal = await authorize(self.access, request, "admin")
         username = request.match_info["username"]
         body = await read_json_object(request)
         unknown = set(body) - _PATCHABLE
@@ -105,7 +101,7 @@ class UsersApi:
 
     @api_handler
     async def delete_user(self, request: web.Request) -> web.Response:
-        principal = await self._admin(request)
+        principal = await authorize(self.access, request, "admin")
         username = request.match_info["username"]
         if not await self.users.delete(username):
             raise ApiError(404, "not_found", "no such user")

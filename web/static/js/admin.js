@@ -1,7 +1,7 @@
 // Admin page (admin role): sources (add, edit, delete, test a URL), bulk import with a
 // template and a preview of every error before applying, the group tree, users, and device
 // tokens. Validation errors come back as codes and are shown in the user's language.
-import { $, $$, el } from "./util.js";
+import { $, $$, el, toast } from "./util.js";
 import { t, validationText, tCode } from "./i18n.js";
 import { Api, ApiError } from "./api.js";
 import { sessionExpired, signIn } from "./session.js";
@@ -44,13 +44,6 @@ function errorText(err) {
   return tCode(err.code, err.message);
 }
 
-function toast(text) {
-  const bar = $("#toast");
-  bar.textContent = text;
-  bar.hidden = false;
-  clearTimeout(bar._timer);
-  bar._timer = setTimeout(() => { bar.hidden = true; }, 4000);
-}
 
 // -- sources ------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 // The alarm feed: live alerts (kind, source, time, confidence, snapshot thumbnail), newest
 // first, deduplicated on alert_id; acknowledge (operators); unacknowledged alerts colour
 // their source red in the tree and on the wall.
-import { $, el, formatTime, throttle } from "./util.js";
+import { el, formatTime, throttle, toast } from "./util.js";
 import { t } from "./i18n.js";
 
 const MAX_ITEMS = 200;       // the feed keeps the newest alerts only
@@ -61,7 +61,7 @@ export class AlarmFeed {
       this.render();
       return updated;
     } catch (err) {
-      alertError(t("ack_failed", { reason: err.message }));
+      toast(t("ack_failed", { reason: err.message }), 5000);
       return null;
     }
   }
@@ -149,11 +149,3 @@ export class AlarmFeed {
   }
 }
 
-function alertError(text) {
-  const bar = $("#toast");
-  if (!bar) return;
-  bar.textContent = text;
-  bar.hidden = false;
-  clearTimeout(bar._timer);
-  bar._timer = setTimeout(() => { bar.hidden = true; }, 5000);
-}

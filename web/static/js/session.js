@@ -46,8 +46,28 @@ export async function signIn(api) {
   return info;
 }
 
+/** The sign-in screen, the same on every page (built once, in the page's language). */
+function loginBox() {
+  let box = $("#login");
+  if (box) return box;
+  const field = (id, key, attrs) => [el("label", { for: id, "data-i18n": key }), el("input", { id, name: id, ...attrs })];
+  box = el("div", { id: "login", class: "login", hidden: true },
+    el("form", { id: "login-form" },
+      el("h2", {}, el("span", { class: "logo", text: "fusionhub" }), " ", el("span", { "data-i18n": "sign_in" })),
+      ...field("username", "username", { autocomplete: "username", spellcheck: "false", autocapitalize: "off" }),
+      ...field("password", "password", { type: "password", autocomplete: "current-password" }),
+      el("p", { class: "or", "data-i18n": "or_token" }),
+      el("label", { for: "token", "data-i18n": "token_label" }),
+      el("textarea", { id: "token", rows: "3", spellcheck: "false", autocomplete: "off", "data-i18n-placeholder": "token_hint" }),
+      el("p", { id: "login-error", class: "error", role: "alert" }),
+      el("button", { type: "submit", class: "primary", "data-i18n": "enter" })));
+  document.body.append(box);
+  applyI18n(box);
+  return box;
+}
+
 function loginScreen(api, message) {
-  const box = $("#login");
+  const box = loginBox();
   box.hidden = false;
   $("#login-error").textContent = message || "";
   $("#username").focus();

@@ -1,6 +1,6 @@
 // Entry point of the video wall page: sign in, load the sources, open the events socket,
 // build the tree, the wall, the alarm feed and the clip viewer, and wire them together.
-import { $, $$, debounce, el } from "./util.js";
+import { $, $$, debounce, el, toast } from "./util.js";
 import { t } from "./i18n.js";
 import { Api } from "./api.js";
 import { sessionExpired, signIn } from "./session.js";
@@ -234,12 +234,5 @@ function flashAlarm() {
   badge.classList.add("flash");
 }
 
-function toast(text) {
-  const bar = $("#toast");
-  bar.textContent = text;
-  bar.hidden = false;
-  clearTimeout(bar._timer);
-  bar._timer = setTimeout(() => { bar.hidden = true; }, 4000);
-}
 
 main().catch((err) => { console.error(err); toast(String(err.message || err)); });
