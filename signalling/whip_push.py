@@ -17,6 +17,9 @@ from mediaserver.core.stream import Stream
 
 #: release reason of a publisher that ended cleanly (not shown as ``last_error``)
 CLEAN_REASON = "publisher stopped"
+#: release reason of a publisher that ended its session on purpose (WHIP DELETE: the field
+#: page's Stop); shown as the source's ``last_error`` so the wall can say so
+STOPPED_BY_DEVICE = "stopped by device"
 
 
 class PushSession(Protocol):

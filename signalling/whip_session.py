@@ -30,7 +30,7 @@ from mediaserver.transcode.codec import CodecStats, H264Encoder
 
 from .lifecycle import SessionLifecycle
 from .whip_audio import AudioRelay
-from .whip_push import CLEAN_REASON, PushSession
+from .whip_push import CLEAN_REASON, STOPPED_BY_DEVICE, PushSession
 from .whip_receiver import h264_access_unit, pending_frames, request_keyframe, tap_receiver
 
 logger = logging.getLogger(__name__)
@@ -226,7 +226,11 @@ class WhipSession(SessionLifecycle):
                                                    name=f"whip-pli:{self.source_id}"))
 
     async def _teardown(self) -> None:
-        self.push.release(self.end_reason if self.failed else CLEAN_REASON)
+        if self.failed:
+            self.push.release(self.end_reason)
+        else:  # a DELETE from the publisher is a deliberate stop, not a lost link
+            self.push.release(STOPPED_BY_DEVICE if self.end_reason.startswith("deleted by")
+                              else CLEAN_REASON)
         if self._audio_began and self._audio is not None:
             self._audio.end(self.source_id)
         for task in self._tasks:

@@ -49,6 +49,13 @@ class Access(Protocol):
     def sees_group(self, principal: Any, group: str) -> bool: ...
 
 
+async def authorize(access: Access, request: web.Request, action: str) -> Any:
+    """The request's principal, once it may do ``action`` (401/403 ``AccessDenied``)."""
+    principal = await access.authenticate(request)
+    access.require(principal, action)
+    return principal
+
+
 class ApiError(Exception):
     """An error with its HTTP status and a stable machine-readable code."""
 
@@ -83,8 +90,10 @@ def _map(exc: Exception) -> web.Response:
     if isinstance(exc, SourceNotFound):
         return json_error(404, "not_found", "no such source")
     if isinstance(exc, SourceInvalid):
-        field = getattr(exc, "field", None)
+        field, reason = getattr(exc, "field", None), getattr(exc, "code", None)
         extra = {"field": field} if field else {}
+        if reason:
+            extra["reason"] = reason  # stable word the web app translates
         return json_error(422, "invalid", str(exc), **extra)
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         logger.warning("store unavailable: %s", scrub(str(exc)))
