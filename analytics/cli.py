@@ -2,7 +2,7 @@
 
     fusionhub detect --json IMAGE...          detections per image, one JSON line each
     fusionhub detector [--config F]           a detector worker on Redis Streams (scale-out)
-    fusionhub model export MODEL --out F.onnx ultralytics → ONNX ([train] extra)
+    fusionhub model export MODEL --out F.onnx ultralytics → ONNX ([ultralytics] extra)
     fusionhub model eval DIR --out REPORT_DIR precision/recall per kind + confusion PNG
 """
 
@@ -46,7 +46,7 @@ def add_parsers(sub: Any) -> None:
     ev.add_argument("--models", help="model catalogue (default: analytics.models)")
     ev.add_argument("--names", help="comma-separated class names of a YOLO layout")
     ev.add_argument("--config", help="YAML config file")
-    from .training import cli as training_cli  # train, export-reference, metrics, harvest
+    from .training import cli as training_cli  # train, metrics, harvest
 
     training_cli.add_parser(msub)
 
@@ -67,7 +67,7 @@ def detect_image(detector: Any, path: Path) -> list[dict[str, Any]]:
     """Blocking: one image file → detections JSON (raises OSError/ValueError if unreadable)."""
     from PIL import Image
 
-    from .detector.yolo import letterbox
+    from .detector.preprocess import letterbox
 
     with Image.open(path) as im:
         image = im.convert("RGB")

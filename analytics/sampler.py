@@ -22,7 +22,7 @@ from mediaserver.core.access_unit import AccessUnit
 from mediaserver.errors import SnapshotError, SourceNotFound, SubscriberClosed
 from mediaserver.transcode.keyframe import decode_keyframe
 
-from .detector.yolo import letterbox
+from .detector.preprocess import letterbox
 
 logger = logging.getLogger(__name__)
 

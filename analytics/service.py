@@ -32,6 +32,7 @@ from .detector.process import DetectorProcess
 from .engine import AlertEngine, Decision
 from .evidence import evidence_paths, write_snapshot
 from .models.catalog import DETECTION_KINDS, load_catalog
+from .on_demand_evidence import OnDemandEvidence
 from .sampler import SourceSampler
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class AnalyticsService:
         self.registry = registry
         self.store = store
         self.recorder = Recorder(config.evidence)
+        self.on_demand = OnDemandEvidence(self)
         self.engine = AlertEngine(config.rules)
         self.budget = Budget(config.budget)
         self.samplers: dict[str, SourceSampler] = {}
@@ -225,6 +227,26 @@ class AnalyticsService:
         """Snapshot (durable) → clip started → alert published; clip attached when written."""
         alert_id = new_alert_id()
         snap_rel, clip_rel = evidence_paths(self.data_dir, alert_id)
+        if image is None and not self.recorder.has(source.id):
+            # nobody records this source (a manual alarm): a snapshot now if it is live, the
+            # rest (start it, snapshot, clip) after the answer
+            image = await self._latest_picture(source.id)
+            snapshot = ""
+            if image is not None:
+                await asyncio.to_thread(write_snapshot, self.data_dir, snap_rel, image, kind,
+                                        [])
+                snapshot = snap_rel
+            alert = await self.store.create(alert_id=alert_id, source_id=source.id,
+                                            group=source.group, kind=kind,
+                                            confidence=confidence, message=message,
+                                            location=location, snapshot=snapshot)
+            self.stats[f"raised_{kind}"] += 1
+            logger.info("[%s] %s alert %s raised; collecting evidence", source.id, kind,
+                        alert_id)
+            self._spawn(self.on_demand.collect(source.id, alert_id, kind, snap_rel, clip_rel,
+                                               snapshot_done=bool(snapshot)),
+                        f"evidence-{alert_id}")
+            return alert
         if image is None:
             image = await self._latest_picture(source.id)
         snapshot = ""
@@ -242,6 +264,9 @@ class AnalyticsService:
         if clip_task is not None:
             self._spawn(self._attach_clip(source.id, alert_id, clip_task, clip_rel),
                         f"clip-attach-{alert_id}")
+        else:
+            alert = await self.store.change(alert_id, "updated",
+                                            evidence_error="no recording of this source")
         return alert
 
     async def _attach_clip(self, source_id: str, alert_id: str, task: asyncio.Task[Path],
@@ -250,6 +275,8 @@ class AnalyticsService:
             await task
         except Exception as exc:  # noqa: BLE001 - a clip failure must not lose the alert
             logger.warning("[%s] clip of alert %s failed: %s", source_id, alert_id, exc)
+            await self.store.change(alert_id, "updated",
+                                    evidence_error=f"clip failed: {exc}"[:300])
             return
         await self.store.change(alert_id, "updated", clip=clip_rel)
 

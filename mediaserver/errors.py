@@ -86,12 +86,14 @@ class SourceInvalid(SourceError, ValueError):
 
 
 class SourceValidationError(SourceInvalid):
-    """A record failed validation; ``field`` names the offending field (dotted path)."""
+    """A record failed validation; ``field`` names the offending field (dotted path) and
+    ``code`` says what is wrong in a stable word (``pattern``, ``required``, ``choice``, …)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.detail = message
+        self.code = code
 
 
 class ImportFormatError(FusionhubError, ValueError):
@@ -316,8 +318,11 @@ def refusal(exc: BaseException) -> Refusal | None:
     if isinstance(exc, SourceNotFound):
         return Refusal(404, "not_found", "no such source")
     if isinstance(exc, SourceInvalid):
-        name = getattr(exc, "field", None)
-        return Refusal(422, "invalid", scrub(str(exc)), extra={"field": name} if name else {})
+        name, reason = getattr(exc, "field", None), getattr(exc, "code", None)
+        extra = {"field": name} if name else {}
+        if reason:
+            extra["reason"] = reason  # stable word the web app translates
+        return Refusal(422, "invalid", scrub(str(exc)), extra=extra)
     if isinstance(exc, OfferError | TranscodeRefused):
         return Refusal(exc.status, STATUS_CODES.get(exc.status, "error"), scrub(str(exc)))
     if isinstance(exc, PublisherBusy):

@@ -24,7 +24,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from mediaserver.config.transcode import TranscodeProfile
 from mediaserver.core.access_unit import AccessUnit, VideoTrack
-from mediaserver.core.interfaces import CLEAN_RELEASE, PushSession
+from mediaserver.core.interfaces import CLEAN_RELEASE, STOPPED_BY_DEVICE, PushSession
 from mediaserver.formats.h264 import H264
 from mediaserver.protocols.errors import ProtocolError
 from mediaserver.protocols.h264 import parse_sps
@@ -227,7 +227,11 @@ class WhipSession(SessionLifecycle):
                                                    name=f"whip-pli:{self.source_id}"))
 
     async def _teardown(self) -> None:
-        self.push.release(self.end_reason if self.failed else CLEAN_RELEASE)
+        if self.failed:
+            self.push.release(self.end_reason)
+        else:  # a DELETE from the publisher is a deliberate stop, not a lost link
+            self.push.release(STOPPED_BY_DEVICE if self.end_reason.startswith("deleted by")
+                              else CLEAN_RELEASE)
         if self._audio_began and self._audio is not None:
             self._audio.end(self.source_id)
         for task in self._tasks:

@@ -31,7 +31,8 @@ FORMATS = CORE + ("mediaserver.formats",)
 MEDIA = FORMATS + ("mediaserver.sources", "mediaserver.servers", "mediaserver.transcode")
 STORE = ("mediaserver.store",)
 FEATURE_DEPS = FORMATS + STORE + ("mediaserver.transcode", "mediaserver.http",
-                                  "mediaserver.registry", "mediaserver.record")
+                                  "mediaserver.security", "mediaserver.registry",
+                                  "mediaserver.record")
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,18 @@ TABLE = (
     Row("mediaserver.core", CORE + BASE),
     Row("mediaserver.formats", FORMATS + BASE),
     Row("mediaserver.store", STORE + BASE),
-    Row("mediaserver.registry", STORE + BASE + ("mediaserver.registry",)),
+    # user records check group scopes with the principal rules (pure: no HTTP in them)
+    Row("mediaserver.registry", STORE + BASE + ("mediaserver.registry",
+                                                "mediaserver.http.principal")),
     Row("mediaserver.record", FORMATS + BASE + ("mediaserver.record",)),
     Row("mediaserver.sources", FORMATS + BASE + ("mediaserver.sources",)),
     Row("mediaserver.servers", FORMATS + BASE + ("mediaserver.servers",)),
     Row("mediaserver.transcode", FORMATS + BASE + ("mediaserver.transcode",)),
     Row("mediaserver.http", CORE + STORE + BASE + ("mediaserver.http",)),
-    Row("mediaserver.api", FEATURE_DEPS + BASE + ("mediaserver.api", "mediaserver.__init__")),
+    Row("mediaserver.security", BASE + ("mediaserver.security",)),
+    # the admin API probes a camera before it is saved (sources.rtsp_probe)
+    Row("mediaserver.api", FEATURE_DEPS + BASE + ("mediaserver.api", "mediaserver.__init__",
+                                                  "mediaserver.sources.rtsp_probe")),
     Row("signalling", FEATURE_DEPS + BASE + ("signalling",)),
     Row("analytics", FEATURE_DEPS + BASE + ("analytics",)),
     Row("mediaserver.hub", PACKAGES + ("mediaserver.__init__",)),

@@ -8,6 +8,8 @@ Routes (JSON errors as in :mod:`mediaserver.http.errors`; out of scope answers 4
     GET   /api/v1/alerts/{id}            view
     PATCH /api/v1/alerts/{id}            review   {"review": ..., "comment"?}
     POST  /api/v1/alerts/{id}/ack        operate
+    POST  /api/v1/alerts/{id}/cancel     operate, or the device of the alert's source:
+                                                  a false alarm (resolved, review false_alarm)
     GET   /api/v1/alerts/{id}/snapshot   view     image/jpeg
     GET   /api/v1/alerts/{id}/clip       view     video/mp4, Range requests (206)
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,7 @@ class AlertsApi:
         app.router.add_get("/api/v1/alerts/{alert_id}", self.get)
         app.router.add_patch("/api/v1/alerts/{alert_id}", self.review)
         app.router.add_post("/api/v1/alerts/{alert_id}/ack", self.ack)
+        app.router.add_post("/api/v1/alerts/{alert_id}/cancel", self.cancel)
         app.router.add_get("/api/v1/alerts/{alert_id}/snapshot", self.snapshot)
         app.router.add_get("/api/v1/alerts/{alert_id}/clip", self.clip)
 
@@ -154,6 +158,22 @@ class AlertsApi:
     async def ack(self, request: web.Request) -> web.Response:
         principal, record = await self._load(request, "operate")
         alert = await self._store.acknowledge(record["alert_id"], principal.subject)
+        return web.json_response(alert)
+
+    @api_handler
+    async def cancel(self, request: web.Request) -> web.Response:
+        """The field device (or an operator) withdraws a false alarm."""
+        principal = await self._access.authenticate(request)
+        _, record = await self._load(request, "publish" if principal.role == "device"
+                                     else "operate")
+        if record.get("state") == "resolved":
+            raise ApiError(409, "conflict", "the alert is resolved already")
+        alert = await self._store.change(
+            record["alert_id"], "resolved", state="resolved", review="false_alarm",
+            resolved_at=f"{time.time():.3f}", cancelled_by=principal.subject,
+            reviewer=principal.subject, comment=record.get("comment") or "cancelled")
+        logger.info("[%s] alert %s cancelled by %s", record.get("source_id"),
+                    record["alert_id"], principal.subject)
         return web.json_response(alert)
 
     @api_handler

@@ -15,7 +15,8 @@ VERSION = 1
 PRIVATE = ("snapshot", "clip")
 FIELDS = ("alert_id", "source_id", "group", "kind", "state", "review", "confidence", "boxes",
           "raised_at", "updated_at", "resolved_at", "acknowledged_by", "acknowledged_at",
-          "reviewer", "comment", "message", "location", "snapshot", "clip", "v")
+          "reviewer", "comment", "message", "location", "snapshot", "clip", "v",
+          "evidence_error", "cancelled_by")
 
 
 def new_alert_id() -> str:
@@ -81,8 +82,24 @@ def public(record: dict[str, str]) -> dict[str, Any]:
         "comment": record.get("comment", ""),
         "message": record.get("message", ""),
         "location": _json(record.get("location"), None),
-        "snapshot_url": f"/api/v1/alerts/{alert_id}/snapshot",
+        # URLs only once the file exists; otherwise evidence says whether it is still coming
+        "snapshot_url": f"/api/v1/alerts/{alert_id}/snapshot" if record.get("snapshot")
+        else None,
         "clip_url": f"/api/v1/alerts/{alert_id}/clip" if record.get("clip") else None,
+        "evidence": _evidence(record),
+        "cancelled_by": record.get("cancelled_by") or None,
         "v": VERSION,
     }
     return out
+
+
+def _evidence(record: dict[str, str]) -> dict[str, Any]:
+    """``{"snapshot": "ready|pending|unavailable", "clip": ..., "reason": str | None}``."""
+    reason = record.get("evidence_error") or None
+
+    def state(field: str) -> str:
+        if record.get(field):
+            return "ready"
+        return "unavailable" if reason else "pending"
+
+    return {"snapshot": state("snapshot"), "clip": state("clip"), "reason": reason}

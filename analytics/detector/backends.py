@@ -41,10 +41,15 @@ class OnnxBackend:
         self.fixed_batch = inputs[0].shape[0] if isinstance(inputs[0].shape[0], int) else None
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.run_all(batch)[0]
+
+    def run_all(self, batch: np.ndarray) -> list[np.ndarray]:
+        """NCHW float32 → every output of the model, in the model's order."""
         if self.fixed_batch is not None and batch.shape[0] != self.fixed_batch:
-            return np.concatenate([self._session.run(None, {self._input: batch[i:i + 1]})[0]
-                                   for i in range(batch.shape[0])])
-        return self._session.run(None, {self._input: batch})[0]
+            parts = [self._session.run(None, {self._input: batch[i:i + 1]})
+                     for i in range(batch.shape[0])]
+            return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+        return self._session.run(None, {self._input: batch})
 
 
 class UltralyticsBackend:
@@ -58,8 +63,8 @@ class UltralyticsBackend:
             import torch
             from ultralytics import YOLO
         except ImportError as exc:
-            raise ConfigError("the ultralytics backend needs the [train] extra "
-                              "(pip install -c constraints/torch-cpu.txt '.[train]')") from exc
+            raise ConfigError("the ultralytics backend needs the [ultralytics] extra (pip "
+                              "install -c constraints/torch-cpu.txt '.[ultralytics]')") from exc
         torch.set_num_threads(threads)
         self._torch = torch
         self._model = YOLO(str(path)).model.eval()

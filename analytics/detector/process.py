@@ -110,7 +110,8 @@ def worker_main(catalog_path: str, backend: str, threads: int, batch: int,
                 break
             jobs.append(nxt)
         started = time.perf_counter()
-        results = detector.detect([j[2] for j in jobs], [j[3] for j in jobs])
+        results = detector.detect([j[2] for j in jobs], [j[3] for j in jobs],
+                                   [j[1] for j in jobs])
         elapsed = time.perf_counter() - started
         ms = elapsed * 1000 / len(jobs)
         for j, dets in zip(jobs, results, strict=True):

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .yolo import Letterbox
+from .preprocess import Letterbox
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,8 @@ def serve(redis: Any, detector: Any, prefix: str, name: str, batch: int,
                 logger.warning("dropping a malformed frame %s: %s", entry_id, exc)
                 bad.append(entry_id)
         if jobs:
-            results = detector.detect([j[4] for j in jobs], [j[5] for j in jobs])
+            results = detector.detect([j[4] for j in jobs], [j[5] for j in jobs],
+                                      [j[2] for j in jobs])
             pipe = redis.pipeline(transaction=False)
             for job, dets in zip(jobs, results, strict=True):
                 pipe.xadd(results_key(prefix, job[3]),

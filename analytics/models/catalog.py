@@ -14,18 +14,32 @@ from mediaserver.errors import ConfigError
 DETECTION_KINDS = ("fire", "smoke", "flood")
 
 
+class UsualSceneSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, title="Suppress positives on frames that look like the "
+                          "camera's recent normal frames (scene models only)")
+    frames: int = Field(32, ge=1, le=1024, title="Normal-frame embeddings kept per camera")
+    similarity: float = Field(0.97, gt=0, le=1, title="Cosine similarity to one of them at "
+                              "or above which a positive is suppressed")
+
+
 class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     file: Path = Field(title="ONNX (or .pt for the ultralytics backend) file; relative to "
                        "the catalogue's base directory")
-    task: Literal["detect", "classify"] = "detect"
+    task: Literal["scene", "detect", "classify"] = Field(
+        "detect", title="scene: multi-label frame classifier (one sigmoid per kind, boxes from "
+        "its activation map); detect: YOLOv8 boxes; classify: one softmax label per scene")
     input: tuple[int, int] = Field((640, 640), title="Model input width, height")
     classes: dict[int, str] = Field(title="Class index → alert kind (fire, smoke, flood) or "
                                     "'' to ignore the class")
     thresholds: dict[str, float] = Field(default_factory=dict, title="Per kind minimum "
                                          "confidence; default 0.5")
     iou: float = Field(0.45, gt=0, le=1, title="NMS IoU threshold (detect)")
+    usual_scene: UsualSceneSpec | None = Field(None, title="Per-camera usual-scene check "
+                                               "(scene models)")
 
     @model_validator(mode="after")
     def _kinds(self) -> ModelSpec:

@@ -1,6 +1,6 @@
 """``fusionhub model export``: ultralytics (.pt or .yaml) → ONNX for the ONNX Runtime backend.
 
-Needs the optional ``[train]`` extra (torch + ultralytics, AGPL-3.0); imported only here.
+Needs the optional ``[ultralytics]`` extra (torch + ultralytics, AGPL-3.0); imported only here.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ def export_onnx(model: str, out: Path, *, imgsz: int = 640, opset: int = 17,
     try:
         from ultralytics import YOLO
     except ImportError as exc:
-        raise ConfigError("model export needs the [train] extra: "
-                          "pip install -c constraints/torch-cpu.txt '.[train]'") from exc
+        raise ConfigError("model export needs the [ultralytics] extra: "
+                          "pip install -c constraints/torch-cpu.txt '.[ultralytics]'") from exc
     if not model.endswith(".yaml") and not Path(model).is_file():
         raise ConfigError(f"model {model} does not exist")
     exported = YOLO(model).export(format="onnx", imgsz=imgsz, opset=opset, dynamic=dynamic,

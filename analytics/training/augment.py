@@ -1,8 +1,7 @@
 """Surveillance / body-cam degradations applied offline, with a seeded RNG.
 
-Each function takes a PIL RGB image and a ``random.Random`` and returns a new image, so a
-prepared data set is a pure function of (source files, seed). ``zoom_out`` also maps YOLO
-boxes, to teach small (distant) objects.
+Each function takes a PIL RGB image and a ``random.Random`` and returns a new image, so the
+training features are a pure function of (source files, seed).
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
-
-Box = tuple[int, float, float, float, float]  # class, cx, cy, w, h (normalised)
 
 
 def blur(img: Image.Image, rng: random.Random) -> Image.Image:
@@ -79,22 +76,6 @@ def overlay(img: Image.Image, rng: random.Random) -> Image.Image:
 PIXEL_AUGS: dict[str, Callable[[Image.Image, random.Random], Image.Image]] = {
     "blur": blur, "lowlight": low_light, "jpeg": jpeg, "overlay": overlay,
 }
-
-
-def zoom_out(img: Image.Image, boxes: list[Box], rng: random.Random
-             ) -> tuple[Image.Image, list[Box]]:
-    """Shrink the frame into a random spot of a same-size canvas: objects become small."""
-    w, h = img.size
-    s = rng.uniform(0.35, 0.65)
-    sw, sh = max(8, int(w * s)), max(8, int(h * s))
-    small = img.resize((sw, sh), Image.BILINEAR)
-    # background: the same frame, heavily blurred and darkened (keeps colour statistics)
-    canvas = img.filter(ImageFilter.GaussianBlur(12)).point(lambda v: int(v * 0.5))
-    ox, oy = rng.randint(0, w - sw), rng.randint(0, h - sh)
-    canvas.paste(small, (ox, oy))
-    out = [(c, (ox + cx * sw) / w, (oy + cy * sh) / h, bw * sw / w, bh * sh / h)
-           for c, cx, cy, bw, bh in boxes]
-    return canvas, out
 
 
 def degrade(img: Image.Image, rng: random.Random, n: int | None = None) -> tuple[Image.Image, str]:

@@ -1,12 +1,11 @@
-"""``fusionhub model train|export-reference|metrics``: train, export and evaluate the
-shipped models.
+"""``fusionhub model train|metrics|harvest``: train, evaluate and retrain the scene model.
 
 ``fusionhub model`` belongs to analytics/cli.py (``export``, ``eval``); these subcommands are
 added to its sub-parsers: ``training_cli.add_parser(msub)`` and, in its ``run``,
 ``if args.model_command in training_cli.COMMANDS: return training_cli.run(args)``.
-Standalone: ``python -m analytics.training.cli model train ...``.
-``train``/``export-reference`` need the training stack (``.venv-train``, docs/models.md);
-``metrics`` needs only numpy, Pillow and onnxruntime.
+Standalone: ``python -m analytics.training.cli model train ...``. ``train`` and ``metrics
+--compare`` need the ``[train]`` extra (torch, for the ONNX export); the rest needs only
+numpy, Pillow, onnxruntime and matplotlib.
 """
 
 from __future__ import annotations
@@ -16,52 +15,46 @@ import logging
 import sys
 from pathlib import Path
 
-COMMANDS = ("train", "export-reference", "metrics", "harvest")
+COMMANDS = ("train", "metrics", "harvest")
+DATASETS = [Path("../shared/datasets/fire-flood-v1"), Path("../shared/datasets/fire-flood-v2")]
 
 
 def add_parser(msub: argparse._SubParsersAction) -> None:
     """Add the training subcommands to the ``fusionhub model`` sub-parsers."""
-    tr = msub.add_parser("train", help="train with ultralytics and export to ONNX")
-    tr.add_argument("--data", required=True, type=Path,
-                    help="detect: YOLO folder with data.yaml, images/, labels/; "
-                         "classify: folder with train/<class>/, val/<class>/")
-    tr.add_argument("--task", required=True, choices=("detect", "classify"))
+    tr = msub.add_parser("train", help="train the fire/smoke/flood scene model, export ONNX")
+    tr.add_argument("--data", required=True, type=Path, action="append",
+                    help="a data folder (repeatable): a data set root with classify/ (and "
+                         "detect/labels/), {train,val}/<class>/, or <class>/ as "
+                         "`fusionhub model harvest` writes it")
     tr.add_argument("--out", required=True, type=Path, help="ONNX file to write")
-    tr.add_argument("--imgsz", type=int, default=None, help="input size (detect 256, classify 160)")
-    tr.add_argument("--epochs", type=int, default=30)
-    tr.add_argument("--time-hours", type=float, default=None, help="wall-clock cap")
-    tr.add_argument("--batch", type=int, default=16)
+    tr.add_argument("--input", type=int, default=224, help="square input size (default 224)")
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    tr.add_argument("--weights", help="local .pt checkpoint to fine-tune (default: random init)")
-    tr.add_argument("--negatives", type=Path,
-                    help="detect: folder of hard-negative images from the TRAIN split "
-                         "(e.g. classify/train/normal, harvested false alarms)")
-    tr.add_argument("--aug-fraction", type=float, default=0.2)
-    tr.add_argument("--target-per-class", type=int, default=450)
-    tr.add_argument("--workdir", type=Path, help="where prepared data and runs go (default tmp)")
+    tr.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads")
+    tr.add_argument("--cache", type=Path, default=Path("data/features"),
+                    help="feature cache folder (default data/features)")
+    tr.add_argument("--passes", default="clean,aug1,aug2,smoke1",
+                    help="feature passes: clean, augN, smokeN, floodN (synthetic composites)")
     tr.add_argument("--reference", type=Path, nargs="*", default=[],
                     help="images whose PyTorch outputs are saved for the ONNX parity test")
 
-    ex = msub.add_parser("export-reference",
-                         help="export a checkpoint to ONNX + PyTorch reference outputs")
-    ex.add_argument("--weights", required=True, type=Path)
-    ex.add_argument("--task", required=True, choices=("detect", "classify"))
-    ex.add_argument("--imgsz", type=int, required=True)
-    ex.add_argument("--out", required=True, type=Path)
-    ex.add_argument("--reference", type=Path, nargs="*", default=[])
+    ev = msub.add_parser("metrics", help="source-disjoint evaluation of the shipped scene "
+                                         "model: thresholds, metrics.json, PR curves")
+    ev.add_argument("--data", type=Path, action="append",
+                    help="data folders (repeatable; default the fire-flood v1 and v2 sets)")
+    ev.add_argument("--models", type=Path, default=Path("configs/models.yaml"),
+                    help="catalogue whose scene model is evaluated; its thresholds are "
+                         "rewritten with the calibrated ones")
+    ev.add_argument("--max-false-alarm", type=float, default=0.03,
+                    help="share of hard negatives with any alarm (default 0.03)")
+    ev.add_argument("--out", type=Path, default=Path("models/metrics.json"))
+    ev.add_argument("--curves", type=Path, default=Path("docs/models-pr.png"))
+    ev.add_argument("--cache", type=Path, default=Path("data/features"))
+    ev.add_argument("--compare", type=int, nargs="*", default=[],
+                    help="other input sizes for the input-size study (needs torch)")
+    ev.add_argument("--threads", type=int, default=1)
 
-    ev = msub.add_parser("metrics", help="evaluate the shipped ONNX models, pick thresholds, "
-                                         "write metrics.json")
-    ev.add_argument("--data", required=True, type=Path,
-                    help="the data set root (holding detect/ and classify/)")
-    ev.add_argument("--models", type=Path, default=Path("models"))
-    ev.add_argument("--max-false-alarm", type=float, default=0.02,
-                    help="target false-alarm rate on hard negatives (per image)")
-    ev.add_argument("--out", type=Path, help="metrics JSON (default <models>/metrics.json)")
-
-    hv = msub.add_parser("harvest", help="export analysts' false-alarm reviews "
-                                         "(fh:alert:* review=false_alarm) as hard negatives")
+    hv = msub.add_parser("harvest", help="export analysts' reviews (false alarm → normal/, "
+                                         "confirmed → <kind>/) as a training folder")
     hv.add_argument("--redis", required=True, help="redis URL of the hub")
     hv.add_argument("--data-dir", required=True, type=Path,
                     help="the hub's data dir (evidence clips are relative to it)")
@@ -79,23 +72,19 @@ def run(args: argparse.Namespace) -> int:
         if args.model_command == "train":
             from .train import TrainConfig, train
 
-            imgsz = args.imgsz or (256 if args.task == "detect" else 160)
-            out = train(TrainConfig(
-                data=args.data, task=args.task, out=args.out, imgsz=imgsz, epochs=args.epochs,
-                time_hours=args.time_hours, batch=args.batch, seed=args.seed,
-                threads=args.threads, weights=args.weights, aug_fraction=args.aug_fraction,
-                negatives=args.negatives, target_per_class=args.target_per_class,
-                workdir=args.workdir, reference_images=args.reference))
-            print(out)
-        elif args.model_command == "export-reference":
-            from .export import export_onnx
-
-            print(export_onnx(args.weights, args.task, args.imgsz, args.out, args.reference))
+            print(train(TrainConfig(
+                data=args.data, out=args.out, size=(args.input, args.input), seed=args.seed,
+                threads=args.threads, cache=args.cache,
+                passes=tuple(p for p in args.passes.split(",") if p),
+                reference_images=args.reference)))
         elif args.model_command == "metrics":
-            from .eval import evaluate
+            from .metrics import compute
 
-            evaluate(args.data, args.models, max_false_alarm=args.max_false_alarm,
-                     out=args.out)
+            report = compute(args.data or DATASETS, args.models,
+                             max_false_alarm=args.max_false_alarm, out=args.out,
+                             curves=args.curves, cache=args.cache, compare=args.compare,
+                             threads=args.threads)
+            print({k: report[k] for k in ("thresholds", "source_disjoint", "random_split")})
         elif args.model_command == "harvest":
             from .harvest import harvest
 
@@ -105,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"fusionhub model: {exc} (training needs the train extra: see docs/models.md)",
               file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"fusionhub model: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -1,12 +1,16 @@
-"""Harvest analysts' false-alarm reviews as hard negatives for retraining.
+"""Harvest analysts' reviews as training images: the analysts' loop of the model card.
 
-Scans ``fh:alert:*`` hashes with ``review=false_alarm``; for each, takes the first frame of
-its evidence clip (``clip``, relative to the data dir) — a clean frame, unlike the
-``snapshot`` JPEG, which has the detector's boxes drawn on it — and writes it as
-``<out>/<kind>/<alert_id>.jpg`` plus one line in ``<out>/MANIFEST.csv`` (alert id, source,
-kind, confidence, raised_at; no tokens, no paths outside the data dir). Pass ``<out>`` to
-``fusionhub model train --negatives`` (detect) or copy it into ``classify/train/normal``.
-Bounded by ``limit``; existing files are skipped, so reruns only add new reviews.
+Scans ``fh:alert:*`` hashes with a review; for each, takes the first frame of its evidence
+clip (``clip``, relative to the data dir) — a clean frame, unlike the ``snapshot`` JPEG, which
+has the detector's boxes drawn on it — and writes it as a class folder that
+``fusionhub model train --data`` reads (:mod:`.dataset`):
+
+- ``review=false_alarm`` → ``<out>/normal/<alert_id>.jpg`` (a hard negative of that camera);
+- ``review=confirmed`` → ``<out>/<kind>/<alert_id>.jpg`` (a positive of the alert's kind);
+
+plus one line per image in ``<out>/MANIFEST.csv`` (file, alert id, source, kind, review,
+confidence, raised_at, origin; no tokens, no paths outside the data dir). Bounded by
+``limit``; existing files are skipped, so reruns only add new reviews.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+from .network import KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +61,22 @@ def harvest(redis_url: str, data_dir: Path, out: Path, *, prefix: str = "fh:",
         with open(manifest, "a", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             if new_manifest:
-                writer.writerow(["file", "alert_id", "source_id", "kind", "confidence",
-                                 "raised_at", "origin"])
+                writer.writerow(["file", "alert_id", "source_id", "kind", "review",
+                                 "confidence", "raised_at", "origin"])
             for key in client.scan_iter(match=f"{prefix}alert:*", count=500):
                 if stats.scanned >= limit:
                     break
                 stats.scanned += 1
                 rec = client.hgetall(key)
-                if rec.get("review") != "false_alarm":
-                    continue
+                review = rec.get("review")
                 kind = rec.get("kind") or "unknown"
-                dest = out / kind / f"{rec.get('alert_id', key.rsplit(':', 1)[-1])}.jpg"
+                if review == "false_alarm":
+                    folder = "normal"
+                elif review == "confirmed" and kind in KINDS:
+                    folder = kind
+                else:
+                    continue
+                dest = out / folder / f"{rec.get('alert_id', key.rsplit(':', 1)[-1])}.jpg"
                 if dest.exists():
                     stats.skipped_existing += 1
                     continue
@@ -75,7 +86,8 @@ def harvest(redis_url: str, data_dir: Path, out: Path, *, prefix: str = "fh:",
                     stats.no_evidence += 1
                     continue
                 writer.writerow([str(dest.relative_to(out)), rec.get("alert_id", ""),
-                                 rec.get("source_id", ""), kind, rec.get("confidence", ""),
+                                 rec.get("source_id", ""), kind, review,
+                                 rec.get("confidence", ""),
                                  rec.get("raised_at", ""), origin])
                 stats.harvested += 1
     finally:

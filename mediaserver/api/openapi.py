@@ -36,6 +36,7 @@ _ERROR_RESPONSES: dict[str, tuple[str, str]] = {
     "413": ("TooLarge", "Request body too large"),
     "415": ("UnsupportedMediaType", "Wrong Content-Type"),
     "422": ("Invalid", "Validation failed; the message names the field"),
+    "429": ("TooManyRequests", "Too many attempts; retry after `Retry-After` seconds"),
     "503": ("Unavailable", "Over capacity or no picture yet; retry later"),
     "504": ("Timeout", "The source did not deliver a keyframe in time"),
 }
@@ -146,9 +147,11 @@ def _schemas() -> dict[str, Schema]:
         schemas[model.__name__] = generated
     for model_name, field in bodies.SOURCE_LISTS.items():
         schemas[model_name]["properties"][field] = {"type": "array", "items": _ref("Source")}
+    from .openapi_auth import auth_schemas
     from .openapi_recording import recording_schemas
 
     schemas.update(recording_schemas())
+    schemas.update(auth_schemas())
     return schemas
 
 
@@ -178,6 +181,12 @@ def _parameters() -> dict[str, Schema]:
                    "Case-insensitive text in id or name"),
         "ImportMode": query("mode", {"enum": ["upsert", "create"], "default": "upsert"},
                             "create: existing ids are errors; upsert: replace them"),
+        "Encoding": query("encoding", {"enum": ["utf-8", "gbk", "gb18030", "utf-16"]},
+                          "The body's encoding; detected when absent (BOM, UTF-8, GB18030)"),
+        "DryRun": query("dry_run", {"type": "boolean"}, "Validate only: the answer lists "
+                        "the valid rows (first 50) and every error; nothing is written"),
+        "Lang": query("lang", {"enum": ["en", "zh-CN"], "default": "en"},
+                      "Language of the headers"),
         "Width": query("width", {"type": "integer", "minimum": 1}, "Scale down to this width"),
         "Token": query("token", {"type": "string"}, "Bearer token for clients that cannot "
                        "set headers (browsers' WebSocket, <video>)"),
@@ -186,6 +195,21 @@ def _parameters() -> dict[str, Schema]:
 
 
 Declaration = tuple[str, str, Schema]  # (method, path as documented, operation)
+
+
+def path_declarations(paths: dict[str, Schema]) -> list[Declaration]:
+    """Declarations from an OpenAPI ``paths`` object (path-level parameters go into each
+    operation), for tables written path by path."""
+    out: list[Declaration] = []
+    for path, item in paths.items():
+        shared = item.get("parameters", [])
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            if shared:
+                op = {**op, "parameters": [*shared, *op.get("parameters", [])]}
+            out.append((method.upper(), path, op))
+    return out
 
 
 def _routes() -> list[Declaration]:
@@ -210,15 +234,22 @@ def _routes() -> list[Declaration]:
          operation("importSources", "Bulk import (admin); valid rows are imported, invalid ones "
              "reported with their row number", "sources",
              {"200": json_response(bodies.ImportResult, "Summary")},
-             errors=("400", "401", "403", "413", "415"), params=("ImportMode",),
+             errors=("400", "401", "403", "413", "415"),
+             params=("ImportMode", "Encoding", "DryRun"),
              body={"required": True, "content": {
                  "text/csv": {"schema": {"type": "string", "description":
-                              "Header: id,name,group,kind,url,publish,always_on,lat,lon,tags"}},
+                              "Header: id,name,group,kind,url,publish,always_on,lat,lon,tags "
+                              "or their Chinese names (see the template); UTF-8, UTF-8 with "
+                              "BOM or GB18030/GBK"}},
                  "application/json": {"schema": {"oneOf": [
                      {"type": "array", "items": _ref("SourceInput")},
                      {"type": "object", "properties": {"sources": {
                          "type": "array", "items": _ref("SourceInput")}}}]}},
                  "application/x-ndjson": {"schema": {"type": "string"}}}})),
+        ("GET", "/api/v1/sources/import/template.csv",
+         operation("importTemplate", "CSV template for imports (admin), UTF-8 with BOM",
+             "sources", {"200": {"description": "CSV", "content": {"text/csv": {
+                 "schema": {"type": "string"}}}}}, errors=("401", "403"), params=("Lang",))),
         ("GET", "/api/v1/sources/{source_id}",
          operation("getSource", "One source", "sources", {"200": json_response(source, "Source")},
              errors=("401", "404"), params=sid)),
@@ -312,10 +343,11 @@ _PLACEHOLDER = re.compile(r"\{[^}]*\}")
 
 def declarations() -> list[Declaration]:
     """Every route's declaration, in document order."""
+    from .openapi_auth import auth_routes
     from .openapi_field import field_routes
     from .openapi_recording import recording_routes
 
-    return [*_routes(), *field_routes(), *recording_routes()]
+    return [*_routes(), *field_routes(), *recording_routes(), *auth_routes()]
 
 
 def _shape(method: str, path: str) -> tuple[str, str]:
@@ -369,7 +401,7 @@ def build_openapi(version: str, router: web.UrlDispatcher) -> dict[str, Any]:
                  "WebRTC viewing (WHEP). See docs/api.md for roles, scopes and flows.",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "tags": [{"name": n} for n in ("sources", "events", "whep", "alerts", "field",
-                                        "recordings", "meta")],
+                                        "recordings", "auth", "meta")],
         "paths": paths,
         "components": {
             "schemas": _schemas(),

@@ -53,6 +53,11 @@ def field_routes() -> list[Declaration]:
          operation("ackAlert", "Acknowledge (operator)", "alerts",
             {"200": json_response(alert, "Acknowledged")}, errors=("401", "403", "404"),
             params=aid)),
+        ("POST", "/api/v1/alerts/{alert_id}/cancel",
+         operation("cancelAlert", "Withdraw a false alarm (the device of the alert's source, or "
+             "an operator): resolved, review false_alarm", "alerts",
+            {"200": json_response(alert, "Cancelled")}, errors=("401", "403", "404", "409"),
+            params=aid)),
         ("GET", "/api/v1/alerts/{alert_id}/clip",
          operation("getAlertClip", "Evidence clip, fragmented MP4 (HTTP Range → 206)", "alerts",
             {"200": {"description": "MP4", "content": {"video/mp4": {"schema": binary}}},

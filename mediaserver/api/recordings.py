@@ -284,8 +284,7 @@ class RecordingsApi:
                                                "Cache-Control": "private, max-age=86400"})
 
     def _segment_file(self, source_id: str, day: str, name: str) -> Path | None:
-        """The segment's file inside the recordings root, None otherwise (blocking: the path
-        is resolved on disk)."""
+        """The segment's file when it exists inside the recordings folder (blocking)."""
         root = self._service.root.resolve()
         path = (root / source_id / day / name).resolve()
         return path if path.is_relative_to(root) and path.is_file() else None

@@ -115,6 +115,15 @@ class Location(Body):
     lon: float = Field(ge=-180, le=180)
 
 
+class Evidence(Body):
+    """Whether the alert's snapshot and clip exist, and why not."""
+
+    snapshot: Literal["ready", "pending", "unavailable"] | None = None
+    clip: Literal["ready", "pending", "unavailable"] | None = None
+    reason: str | None = Field(None, description="Why there is no evidence (source offline, "
+                               "no picture, ...)")
+
+
 class Alert(Body):
     """An alert as the API and the events return it (file paths are never shown; use the
     URLs)."""
@@ -137,8 +146,10 @@ class Alert(Body):
     comment: str | None = None
     message: str | None = None
     location: Location | None = None
-    snapshot_url: str
-    clip_url: str | None = None
+    snapshot_url: str | None = Field(None, description="Set once the snapshot file exists")
+    clip_url: str | None = Field(None, description="Set once the clip file exists")
+    evidence: Evidence | None = None
+    cancelled_by: str | None = Field(None, description="Who withdrew it as a false alarm")
     v: Literal[1] = Field(1, description="Schema version of the alert event")
 
 

@@ -4,7 +4,8 @@ Routes (all JSON, see :mod:`mediaserver.http.errors` for the error shape)::
 
     GET    /api/v1/sources                  view   ?limit&offset|cursor&group&state&q
     POST   /api/v1/sources                  admin  201 + Location
-    POST   /api/v1/sources/import           admin  ?mode=upsert|create; CSV, JSON or NDJSON
+    POST   /api/v1/sources/import           admin  ?mode=upsert|create&encoding=&dry_run=1;
+                                                   CSV, JSON or NDJSON
     GET    /api/v1/sources/{id}             view
     PATCH  /api/v1/sources/{id}             admin  JSON merge patch (RFC 7396)
     DELETE /api/v1/sources/{id}             admin  204
@@ -201,9 +202,12 @@ class SourcesApi:
     @api_handler
     async def import_sources(self, request: web.Request) -> web.Response:
         principal = await self._principal(request, "admin")
-        mode = request.rel_url.query.get("mode", "upsert")
+        query = request.rel_url.query
+        mode = query.get("mode", "upsert")
         if mode not in ("upsert", "create"):
             raise ApiError(400, "bad_param", "mode must be upsert or create")
+        encoding = query.get("encoding") or None  # detected when absent (UTF-8, GB18030)
+        dry_run = query.get("dry_run", "").lower() in ("1", "true", "yes")
         if self._import_lock.locked():
             raise ApiError(429, "busy", "another import is running", retry_after=5)
         async with self._import_lock:
@@ -213,33 +217,48 @@ class SourcesApi:
             except ImportFormatError as exc:
                 raise ApiError(415, "unsupported_media_type", str(exc)) from None
             try:  # parsing and validation are CPU-bound: off the event loop
-                valid, errors = await asyncio.to_thread(self._parse_validate, body, fmt)
+                valid, errors = await asyncio.to_thread(self._parse_validate, body, fmt,
+                                                        encoding)
             except ImportFormatError as exc:
                 raise ApiError(400, "bad_body", str(exc)) from None
             except JsonTooDeep as exc:
                 raise ApiError(413, "too_large", str(exc)) from None
-            return web.json_response(await self._write_import(principal, valid, errors, fmt,
+            allowed = self._in_scope(principal, valid, errors)
+            if dry_run:  # the preview: what would be imported, and every error
+                errors.sort(key=lambda e: e.row)
+                return web.json_response({
+                    "format": fmt, "dry_run": True, "valid": len(allowed),
+                    "failed": len(errors), "preview": [
+                        {"row": row.row, **public_view(source)} for row, source in allowed[:50]],
+                    "errors": [e.as_dict() for e in errors[:MAX_REPORTED_ERRORS]],
+                    "errors_truncated": len(errors) > MAX_REPORTED_ERRORS})
+            return web.json_response(await self._write_import(allowed, errors, fmt,
                                                               mode == "create"))
 
-    def _parse_validate(self, body: bytes, fmt: str) -> tuple[list[Any], list[RowError]]:
-        return validate_rows(parse(body, fmt), self.registry.allowed_schemes,
+    def _parse_validate(self, body: bytes, fmt: str, encoding: str | None = None
+                        ) -> tuple[list[Any], list[RowError]]:
+        return validate_rows(parse(body, fmt, encoding), self.registry.allowed_schemes,
                              self.registry.file_roots)
 
-    async def _write_import(self, principal: Any, valid: list[Any], errors: list[RowError],
-                            fmt: str, create_only: bool) -> dict[str, Any]:
+    def _in_scope(self, principal: Any, valid: list[Any], errors: list[RowError]) -> list[Any]:
         allowed = []
         for row, source in valid:
             if self.access.sees_group(principal, source.group):
                 allowed.append((row, source))
             else:
                 errors.append(RowError(row.row, source.id, "group", "outside your scope",
-                                       row.line))
+                                       row.line, "out_of_scope"))
+        return allowed
+
+    async def _write_import(self, allowed: list[Any], errors: list[RowError],
+                            fmt: str, create_only: bool) -> dict[str, Any]:
         results = await self.registry.bulk_write((s for _, s in allowed),
                                                  create_only=create_only)
         counts = {CREATED: 0, EXISTS: 0}
         for (row, source), result in zip(allowed, results, strict=True):
             if result == EXISTS:
-                errors.append(RowError(row.row, source.id, "id", "already exists", row.line))
+                errors.append(RowError(row.row, source.id, "id", "already exists", row.line,
+                                       "exists"))
             counts[result] = counts.get(result, 0) + 1
             if result in (CREATED, MEDIA_CHANGED):
                 await self._notify("created" if result == CREATED else "updated", source.id)

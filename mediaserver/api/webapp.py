@@ -1,6 +1,7 @@
 """Serves the browser app from the shipped ``web/`` (no CDN, no runtime downloads, no build step).
 
-``/`` is the video wall, ``/review`` the analysts' clip review, ``/static/`` their ES modules
+``/`` is the video wall, ``/review`` the analysts' clip review, ``/admin`` the administrators'
+page (sources, import, users, device tokens), ``/static/`` their ES modules
 and styles; ``/field/`` the field page for phones and its files (``web/field/``; ``/field``
 redirects there so its relative URLs resolve). Pages go out with a strict
 Content-Security-Policy (everything from this origin, WebSocket and media included) and
@@ -21,7 +22,8 @@ from ..shipped import shipped_path
 WEB_ROOT = shipped_path("web")
 
 #: page route -> file under the web root
-PAGES = {"/": "index.html", "/review": "review.html", "/field/": "field/index.html"}
+PAGES = {"/": "index.html", "/review": "review.html", "/admin": "admin.html",
+         "/field/": "field/index.html"}
 
 PAGE_HEADERS = {
     "Cache-Control": "no-cache",

@@ -3,6 +3,7 @@
 from pydantic import Field
 
 from .base import Section
+from .tls import TlsConfig
 
 
 class HttpConfig(Section):
@@ -13,6 +14,9 @@ class HttpConfig(Section):
     public_url: str | None = Field(
         None, title="Base URL clients use to reach this node (for Location headers behind a "
         "proxy); derived from the request when unset")
+    tls: TlsConfig | None = Field(
+        None, title="Serve HTTPS (and WSS, WHEP/WHIP over HTTPS) on the HTTP port: `auto` or "
+        "{cert, key}; null: plain HTTP (behind a TLS-terminating proxy, for example)")
 
 
 class RtspConfig(Section):

@@ -22,6 +22,13 @@ class AuthConfig(Section):
                                      "required in jwt mode")
     default_ttl: int = Field(12 * 3600, gt=0, title="Lifetime of tokens made by "
                              "`fusionhub token` (seconds)")
+    session_ttl: int = Field(3600, ge=30, title="Lifetime of the token a user gets at "
+                             "sign-in (seconds); the web app refreshes it before it expires, "
+                             "so disabling a user takes effect within this time")
+    login_max_failures: int = Field(5, ge=1, title="Failed sign-ins per user name, and per "
+                                    "client address, before further attempts are refused")
+    login_window: float = Field(300.0, gt=0, title="Seconds over which failed sign-ins are "
+                                "counted, and for which attempts are then refused")
 
 
 class LogConfig(Section):

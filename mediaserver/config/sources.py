@@ -8,7 +8,7 @@ from .base import Section
 from .recording import RecordingPolicy
 
 SOURCE_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
-GROUP_PATTERN = r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$"
+GROUP_PATTERN = r"^[\w.\-]+(/[\w.\-]+)*$"  # \w: letters and digits of any script
 
 
 class Location(Section):

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 #: release reason of a publisher that ended cleanly (not shown as ``last_error``)
 CLEAN_RELEASE = "publisher stopped"
+#: release reason of a publisher that ended its session on purpose (WHIP DELETE: the field
+#: page's Stop); shown as the source's ``last_error`` so the wall can say so
+STOPPED_BY_DEVICE = "stopped by device"
 
 
 class Publisher(Protocol):

@@ -27,3 +27,10 @@ class Access(Protocol):
     def require(self, principal: Any, action: str) -> None: ...
 
     def sees_group(self, principal: Any, group: str) -> bool: ...
+
+
+async def authorize(access: Access, request: web.Request, action: str) -> Any:
+    """The request's principal, once it may do ``action`` (401/403 ``AccessDenied``)."""
+    principal = await access.authenticate(request)
+    access.require(principal, action)
+    return principal

@@ -99,6 +99,9 @@ class Access:
         self._secret = secret_value(config)
         self._log_limiter = _LogLimiter()
         self.failures = 0
+        #: ``await revoked(token_id)``: whether a device token was revoked (the admin page);
+        #: set by the composition root, asked for device tokens only
+        self.revoked: Callable[[str], Awaitable[bool]] | None = None
         if self._secret is None:
             if self.mode == "jwt":
                 raise ConfigError(NO_SECRET)
@@ -127,9 +130,16 @@ class Access:
         assert self._secret is not None
         try:
             token = _bearer_token(request)
-            return decode_token(self._secret, token, leeway=self._leeway)
+            principal = decode_token(self._secret, token, leeway=self._leeway)
         except TokenError as exc:
             raise await self._fail(request, str(exc), exc.code) from None
+        if await self._is_revoked(principal):
+            raise await self._fail(request, "token revoked", "revoked")
+        return principal
+
+    async def _is_revoked(self, principal: Principal) -> bool:
+        return (principal.role == "device" and principal.token_id is not None
+                and self.revoked is not None and await self.revoked(principal.token_id))
 
     async def _fail(self, request: web.Request, reason: str, code: str) -> AccessDenied:
         self.failures += 1
@@ -199,6 +209,10 @@ class Access:
             self.failures += 1
             if self._failed is not None:
                 self._failed.labels(exc.code).inc()
+            await asyncio.sleep(self._failure_delay)
+            return False
+        if await self._is_revoked(principal):
+            self.failures += 1
             await asyncio.sleep(self._failure_delay)
             return False
         await self._source_in_scope(principal, source_id, "view" if action == "read" else action)

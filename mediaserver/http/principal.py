@@ -28,7 +28,7 @@ import secrets
 import time
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -68,6 +68,8 @@ class Principal:
     groups: tuple[str, ...]
     source: str | None = None
     anonymous: bool = False
+    #: the token's jti (device tokens can be revoked by it); not part of who the caller is
+    token_id: str | None = field(default=None, compare=False)
 
     @property
     def actions(self) -> frozenset[str]:
@@ -185,4 +187,6 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         source = source if source is not None else subject
         if not is_valid_source_id(source):
             raise TokenError("device token names no valid source")
-    return Principal(subject=subject, role=role, groups=groups, source=source)
+    jti = claims.get("jti")
+    return Principal(subject=subject, role=role, groups=groups, source=source,
+                     token_id=jti if isinstance(jti, str) else None)

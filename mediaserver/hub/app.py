@@ -38,9 +38,12 @@ from signalling.whip import WhipEndpoint
 from signalling.whip_metrics import whip_collector
 
 from .. import __version__
+from ..api.admin import AdminApi
 from ..api.events_ws import EventsWebSocket
 from ..api.health import HealthApi
+from ..api.import_template import ImportTemplateApi
 from ..api.location import LocationApi
+from ..api.login import LoginApi
 from ..api.metrics import MetricsApi, stream_collector
 from ..api.node_metrics import probe_collector, rtsp_collector, webrtc_collector
 from ..api.openapi import OpenApiApi
@@ -48,6 +51,7 @@ from ..api.recording_metrics import recording_collector
 from ..api.recordings import RecordingsApi
 from ..api.snapshot import SnapshotApi
 from ..api.sources import SourcesApi
+from ..api.users import UsersApi
 from ..api.webapp import WebApp
 from ..config import Settings
 from ..config.transcode import TranscodeProfile
@@ -60,9 +64,14 @@ from ..file_roots import default_file_roots
 from ..http.auth import Access, ClientErrorLogger
 from ..metrics import Metrics
 from ..record.service import RecordingService
+from ..registry.device_tokens import DeviceTokens
 from ..registry.probe_scheduler import ProbeScheduler
 from ..registry.sources import SourceRegistry
 from ..registry.status import StatusBoard
+from ..registry.users import UserStore
+from ..security.https import hsts_header, redirect_app
+from ..security.passwords import PasswordHasher
+from ..security.tls import server_context
 from ..servers.rtmp.server import RtmpServer
 from ..servers.rtsp.server import RtspServer
 from ..sources.factory import publisher_for_source
@@ -103,6 +112,7 @@ class Hub:
         self.whep: WhepEndpoint
         self.http_port: int | None = None
         self.http_app: web.Application | None = None
+        self.redirect_port: int | None = None
 
     def _on_close(self, name: str, closer: Callable[[], Awaitable[object]]) -> None:
         self._closers.append((name, closer))
@@ -114,8 +124,9 @@ class Hub:
         except BaseException:
             await self.aclose()
             raise
-        logger.info("fusionhub %s node %s ready: http://%s:%s/ rtsp port %s rtmp port %s",
-                    __version__, self.node_id, s.http.host, self.http_port,
+        logger.info("fusionhub %s node %s ready: %s://%s:%s/ rtsp port %s rtmp port %s",
+                    __version__, self.node_id, "https" if s.http.tls else "http",
+                    s.http.host, self.http_port,
                     self.rtsp.port if self.rtsp else "off",
                     self.rtmp.port if self.rtmp else "off")
 
@@ -142,6 +153,8 @@ class Hub:
 
         # 3. access, streams
         self.access = Access(s.auth, self.registry, metrics=self.metrics)
+        self.device_tokens = DeviceTokens(client, s.redis.prefix)
+        self.access.revoked = self.device_tokens.is_revoked
         self.manager = StreamManager(self._publisher_for, self.status, ManagerSettings(
             close_after=s.streams.close_after, backoff_initial=s.streams.backoff_initial,
             backoff_max=s.streams.backoff_max, subscriber_queue=s.streams.subscriber_queue))
@@ -224,14 +237,32 @@ class Hub:
             self._on_close("whip", self.whip_publish.aclose)
         web_app = await asyncio.to_thread(WebApp, auth_mode=s.auth.mode)  # looks at web/
         app = self.http_app = self._build_http_app(web_app)
+        ssl_context = None
+        if s.http.tls is not None:
+            ssl_context = await asyncio.to_thread(server_context, s.http, s.data_dir)
+            if s.http.tls.hsts_max_age:
+                app.on_response_prepare.append(hsts_header(s.http.tls.hsts_max_age))
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=STEP_TIMEOUT,
                                logger=ClientErrorLogger(logging.getLogger("aiohttp.server")))
         await runner.setup()
-        site = web.TCPSite(runner, s.http.host, s.http.port)
+        site = web.TCPSite(runner, s.http.host, s.http.port, ssl_context=ssl_context)
         await site.start()
         self._on_close("http", runner.cleanup)
         sockets = site._server.sockets if site._server else []  # noqa: SLF001
         self.http_port = sockets[0].getsockname()[1] if sockets else s.http.port
+        if s.http.tls is not None and s.http.tls.redirect_port is not None:
+            await self._start_redirect(s.http.tls.redirect_port)
+
+    async def _start_redirect(self, port: int) -> None:
+        """The plain-HTTP listener that sends browsers to HTTPS."""
+        runner = web.AppRunner(redirect_app(self.http_port, self.settings.http.public_url),
+                               access_log=None, shutdown_timeout=STEP_TIMEOUT)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.http.host, port)
+        await site.start()
+        self._on_close("http-redirect", runner.cleanup)
+        sockets = site._server.sockets if site._server else []  # noqa: SLF001
+        self.redirect_port = sockets[0].getsockname()[1] if sockets else port
 
     def _build_http_app(self, web_app: WebApp) -> web.Application:
         s = self.settings
@@ -246,6 +277,12 @@ class Hub:
         if self.probes is not None:
             self.metrics.add_collector(probe_collector(self.probes.stats))
         SourcesApi(self.registry, self.status, self.access, self._source_changed).add_routes(app)
+        ImportTemplateApi(self.access).add_routes(app)
+        AdminApi(self.access, self.registry, probe_rtsp, self.device_tokens,
+                 allowed_schemes=s.pull.allowed_schemes).add_routes(app)
+        users, hasher = UserStore(self.redis.client, s.redis.prefix), PasswordHasher()
+        LoginApi(users, self.access, s.auth, hasher).add_routes(app)
+        UsersApi(users, self.access, hasher).add_routes(app)
         EventsWebSocket(self.status, self.registry, self.access, self.redis.client,
                         prefix=s.redis.prefix).add_routes(app)
         self.whep.add_routes(app)

@@ -1,4 +1,4 @@
-"""The ``fusionhub`` command: serve, demo, token, sources import."""
+"""The ``fusionhub`` command: serve, demo, token, users, sources import."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import sources_cli, token_cli
+    from . import sources_cli, token_cli, users_cli
 
     parser = argparse.ArgumentParser(prog="fusionhub", description=__doc__)
     parser.add_argument("--version", action="version", version=f"fusionhub {__version__}")
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     token_cli.add_parser(sub)
     sources_cli.add_parser(sub)
+    users_cli.add_parser(sub)
     from analytics import cli as analytics_cli
 
     analytics_cli.add_parsers(sub)  # detect, detector, model
@@ -118,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             from . import token_cli
 
             return token_cli.run(args, load_settings(getattr(args, "config", None)))
+        elif args.command == "users":
+            from . import users_cli
+
+            return users_cli.run(args, load_settings(args.config))
         elif args.command == "sources":
             from . import sources_cli
 

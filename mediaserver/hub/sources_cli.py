@@ -21,6 +21,7 @@ import aiohttp
 
 from ..errors import ImportFailed
 from ..redact import scrub
+from ..registry.import_text import TextDecodeError, decode_text
 from ..registry.importer import detect_format
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -28,9 +29,14 @@ CHUNK_ROWS = 10_000
 _TYPES = {"csv": "text/csv", "json": "application/json", "ndjson": "application/x-ndjson"}
 
 
-def _chunks(body: bytes, fmt: str, size: int) -> list[tuple[bytes, list[int | None]]]:
-    """Split a file into request bodies; each with the file line of its records."""
-    text = body.decode("utf-8-sig")
+def _chunks(body: bytes, fmt: str, size: int, encoding: str | None = None
+            ) -> list[tuple[bytes, list[int | None]]]:
+    """Split a file into UTF-8 request bodies; each with the file line of its records. The
+    file may be UTF-8 (with or without BOM) or GB18030/GBK, or in ``encoding``."""
+    try:
+        text = decode_text(body, encoding)
+    except TextDecodeError as exc:
+        raise ImportFailed(str(exc)) from None
     out: list[tuple[bytes, list[int | None]]] = []
     if fmt == "csv":
         reader = csv.reader(io.StringIO(text, newline=""))
@@ -87,14 +93,15 @@ async def _post(session: aiohttp.ClientSession, url: str, body: bytes, fmt: str,
 
 async def import_file(path: str | os.PathLike[str], url: str, token: str | None, *,
                       mode: str = "upsert", chunk_rows: int = CHUNK_ROWS,
-                      out: TextIO | None = None) -> dict[str, Any]:
+                      encoding: str | None = None, out: TextIO | None = None
+                      ) -> dict[str, Any]:
     """Import a file into the hub at ``url`` (base URL) and print a summary to ``out``;
     returns ``{"imported", "created", "updated", "failed", "errors", "chunks"}``."""
     body = await asyncio.to_thread(Path(path).read_bytes)
     suffix = Path(path).suffix.lower()
     fmt = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}.get(
         suffix) or detect_format(None, body)
-    chunks = await asyncio.to_thread(_chunks, body, fmt, chunk_rows)
+    chunks = await asyncio.to_thread(_chunks, body, fmt, chunk_rows, encoding)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     endpoint = f"{url.rstrip('/')}/api/v1/sources/import?mode={mode}"
     summary: dict[str, Any] = {"imported": 0, "created": 0, "updated": 0, "failed": 0,
@@ -145,6 +152,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                      help="create: rows whose id exists fail instead of replacing")
     imp.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS,
                      help="records per request")
+    imp.add_argument("--encoding", default=None,
+                     help="the file's encoding (utf-8, gbk, gb18030, utf-16); detected when "
+                     "omitted")
     imp.set_defaults(func=run_import)
     return parser
 
@@ -160,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     try:
         summary = asyncio.run(import_file(args.path, args.url, args.token, mode=args.mode,
-                                          chunk_rows=args.chunk_rows))
+                                          chunk_rows=args.chunk_rows,
+                                          encoding=args.encoding))
     except (ImportFailed, OSError, ValueError, aiohttp.ClientError) as exc:
         print(f"import failed: {scrub(str(exc))}", file=sys.stderr)
         return 1

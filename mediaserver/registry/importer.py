@@ -1,10 +1,12 @@
 """Parse bulk source imports (CSV, JSON, NDJSON) into validated records and per-row errors.
 
 CSV has a header row naming its columns, any of ``id,name,group,kind,url,publish,always_on,
-transport,lat,lon,tags`` (``tags`` separated by ``;``, booleans ``true/false/1/0/yes/no``,
-empty cells mean "default"). JSON is a list of source objects or ``{"sources": [...]}``;
-NDJSON is one object per line. Row numbers count records from 1 (CSV: the first line after
-the header is row 1; ``line`` gives the physical line for CSV and NDJSON).
+transport,lat,lon,tags`` or their Chinese names (``编号,名称,分组,…``, see
+:mod:`.import_text`; UTF-8, UTF-8 with BOM or GB18030/GBK) (``tags`` separated by ``;``,
+booleans ``true/false/1/0/yes/no/是/否``, empty cells mean "default"). JSON is a list of source
+objects or ``{"sources": [...]}``; NDJSON is one object per line. Row numbers count records
+from 1 (CSV: the first line after the header is row 1; ``line`` gives the physical line for
+CSV and NDJSON).
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from typing import Any
 from .. import json_limits
 from ..config import SourceConfig
 from ..errors import ImportFormatError, SourceValidationError
+from .import_text import TextDecodeError, column_of, decode_text
 from .sources import validate_source
 
 CSV_COLUMNS = ("id", "name", "group", "kind", "url", "publish", "always_on", "transport",
                "lat", "lon", "tags")
-_TRUE = {"true", "1", "yes", "y", "on"}
-_FALSE = {"false", "0", "no", "n", "off", ""}
+_TRUE = {"true", "1", "yes", "y", "on", "是"}
+_FALSE = {"false", "0", "no", "n", "off", "", "否"}
 MAX_ROWS = 200_000
 
 
@@ -35,6 +38,7 @@ class RowError:
     field: str | None
     message: str
     line: int | None = None
+    code: str | None = None  # stable word for clients to translate (see SourceValidationError)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -67,12 +71,14 @@ def detect_format(content_type: str | None, body: bytes) -> str:
     return "csv"
 
 
-def parse(body: bytes, fmt: str) -> list[Row]:
-    """Split a body into raw records (dicts, or a :class:`RowError` for unparseable lines)."""
+def parse(body: bytes, fmt: str, encoding: str | None = None) -> list[Row]:
+    """Split a body into raw records (dicts, or a :class:`RowError` for unparseable lines);
+    the text is decoded as :func:`~.import_text.decode_text` says (UTF-8, UTF-8 with BOM,
+    GB18030/GBK, or ``encoding``)."""
     try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFormatError(f"body is not UTF-8 (byte {exc.start})") from None
+        text = decode_text(body, encoding)
+    except TextDecodeError as exc:
+        raise ImportFormatError(str(exc)) from None
     rows = {"csv": parse_csv, "json": parse_json, "ndjson": parse_ndjson}[fmt](text)
     if len(rows) > MAX_ROWS:
         raise ImportFormatError(f"too many records ({len(rows)} > {MAX_ROWS}); split the file")
@@ -103,7 +109,8 @@ def parse_ndjson(text: str) -> list[Row]:
         except json_limits.JsonTooDeep:
             raise
         except ValueError as exc:
-            item = RowError(len(rows) + 1, None, None, f"invalid JSON: {exc.msg}", line_no)
+            item = RowError(len(rows) + 1, None, None, f"invalid JSON: {exc.msg}", line_no,
+                            "bad_json")
         rows.append(Row(len(rows) + 1, item, line_no))
     return rows
 
@@ -113,11 +120,12 @@ def parse_csv(text: str) -> list[Row]:
     header = next(reader, None)
     if not header:
         raise ImportFormatError("CSV body is empty (a header row is required)")
-    columns = [h.strip().lower() for h in header]
+    columns = [column_of(h) or h.strip() for h in header]
     unknown = [c for c in columns if c not in CSV_COLUMNS]
     if unknown or "id" not in columns:
         raise ImportFormatError(f"CSV header must name columns among {','.join(CSV_COLUMNS)} "
-                                f"including id; unknown: {','.join(unknown) or '-'}")
+                                f"(or their Chinese names, see the template) including id; "
+                                f"unknown: {','.join(unknown) or '-'}")
     rows: list[Row] = []
     for values in reader:
         if not any(v.strip() for v in values):
@@ -125,7 +133,8 @@ def parse_csv(text: str) -> list[Row]:
         line = reader.line_num
         if len(values) > len(columns):
             item: Any = RowError(len(rows) + 1, values[0] if values else None, None,
-                                 f"{len(values)} cells for {len(columns)} columns", line)
+                                 f"{len(values)} cells for {len(columns)} columns", line,
+                                 "cell_count")
         else:
             item = _csv_record(dict(zip(columns, values, strict=False)), len(rows) + 1, line)
         rows.append(Row(len(rows) + 1, item, line))
@@ -138,7 +147,8 @@ def _csv_record(cells: dict[str, str], row: int, line: int) -> dict[str, Any] | 
         value = raw.strip()
         if key in ("publish", "always_on"):
             if value.lower() not in _TRUE | _FALSE:
-                return RowError(row, cells.get("id"), key, f"not a boolean: {value!r}", line)
+                return RowError(row, cells.get("id"), key, f"not a boolean: {value!r}", line,
+                                "boolean")
             out[key] = value.lower() in _TRUE
         elif key == "tags":
             out[key] = [t.strip() for t in value.split(";") if t.strip()]
@@ -170,11 +180,11 @@ def validate_rows(rows: Iterable[Row], allowed_schemes: Iterable[str] | None = N
         try:
             source = validate_source(row.data, schemes, file_roots)
         except SourceValidationError as exc:
-            errors.append(RowError(row.row, ident, exc.field, exc.detail, row.line))
+            errors.append(RowError(row.row, ident, exc.field, exc.detail, row.line, exc.code))
             continue
         if source.id in seen:
             errors.append(RowError(row.row, source.id, "id", "duplicate id in this import",
-                                   row.line))
+                                   row.line, "duplicate_id"))
             continue
         seen.add(source.id)
         valid.append((row, source))

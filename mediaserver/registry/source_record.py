@@ -40,6 +40,19 @@ _FIELD_LIST = json.dumps(list(_FIELDS))
 CREATED, UPDATED, MEDIA_CHANGED, EXISTS = 1, 2, 3, 0
 
 
+
+#: pydantic error types → the stable validation codes of the API (clients translate them)
+VALIDATION_CODES = {
+    "missing": "required", "string_pattern_mismatch": "pattern",
+    "string_too_long": "too_long", "string_too_short": "too_short", "literal_error": "choice",
+    "bool_parsing": "boolean", "bool_type": "boolean", "float_parsing": "number",
+    "float_type": "number", "int_parsing": "number", "greater_than_equal": "range",
+    "less_than_equal": "range", "greater_than": "range", "less_than": "range",
+    "extra_forbidden": "unknown_field", "string_type": "type", "dict_type": "type",
+    "tuple_type": "type", "list_type": "type", "model_type": "type",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     items: list[SourceConfig]
@@ -51,21 +64,23 @@ def validate_source(data: Any, allowed_schemes: Iterable[str] | None = None,
                     file_roots: Iterable[Path] | None = None) -> SourceConfig:
     """Validate a record, raising :class:`SourceValidationError` naming the first bad field."""
     if not isinstance(data, dict):
-        raise SourceValidationError("(record)", "must be an object")
+        raise SourceValidationError("(record)", "must be an object", "type")
     try:
         source = SourceConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors(include_url=False, include_input=False)[0]
         field = ".".join(str(p) for p in err["loc"]) or "(record)"
-        raise SourceValidationError(field, err["msg"]) from None
+        raise SourceValidationError(field, err["msg"],
+                                    VALIDATION_CODES.get(err["type"], "invalid")) from None
     if source.url is not None and allowed_schemes is not None:
         scheme = source.url.split(":", 1)[0].lower() if ":" in source.url else ""
         if scheme not in allowed_schemes:
-            raise SourceValidationError("url", f"scheme {scheme or '(none)'!r} is not allowed")
+            raise SourceValidationError("url", f"scheme {scheme or '(none)'!r} is not allowed",
+                                        "scheme_not_allowed")
     if source.url is not None and file_roots is not None:
         error = file_url_error(source.url, file_roots)
         if error is not None:
-            raise SourceValidationError("url", error)
+            raise SourceValidationError("url", error, "file_outside_roots")
     return source
 
 

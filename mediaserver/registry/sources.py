@@ -135,7 +135,7 @@ class SourceRegistry:
         if current is None:
             raise SourceNotFound(source_id)
         if "id" in changes and changes["id"] != source_id:
-            raise SourceValidationError("id", "cannot be changed")
+            raise SourceValidationError("id", "cannot be changed", "immutable")
         merged = merge_patch(current.model_dump(mode="json"), changes)
         source = await asyncio.to_thread(self.validate, merged)  # file:// resolves on disk
         return source, current, await self.put(source)

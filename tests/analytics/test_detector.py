@@ -13,7 +13,10 @@ import pytest
 from PIL import Image
 
 from analytics.detector.detector import Detector
-from analytics.detector.yolo import letterbox, nms
+from analytics.detector.preprocess import letterbox
+from analytics.detector.scene import cam_box, decide
+from analytics.detector.usual_scene import UsualScene
+from analytics.detector.yolo import nms
 from analytics.models.catalog import load_catalog
 from mediaserver.errors import ConfigError
 from tests.analytics.conftest import FIXTURES, write_catalog
@@ -105,12 +108,44 @@ def test_detect_cli_prints_one_json_line_per_image(tmp_path: Path) -> None:
 def test_shipped_catalogue_is_valid_and_points_at_the_models_dir() -> None:
     root = Path(__file__).resolve().parents[2]
     catalog = load_catalog(root / "configs" / "models.yaml")
-    assert catalog.default == ("fire-smoke", "flood")
+    assert catalog.default == ("fire-smoke-flood",)
     files = {name: spec.file for name, spec in catalog.models.items()}
-    assert files == {"fire-smoke": root / "models" / "fire-smoke-detect.onnx",
-                     "flood": root / "models" / "flood-classify.onnx"}
-    kinds = {k for spec in catalog.models.values() for k in spec.classes.values() if k}
-    assert kinds == {"fire", "smoke", "flood"}
+    assert files == {"fire-smoke-flood": root / "models" / "fire-smoke-flood.onnx"}
+    spec = catalog.models["fire-smoke-flood"]
+    assert spec.task == "scene" and spec.usual_scene is not None
+    assert spec.classes == {0: "fire", 1: "smoke", 2: "flood"}
+
+
+def test_cam_box_is_the_connected_region_around_the_peak() -> None:
+    cam = np.zeros((10, 10), np.float32)
+    cam[2:4, 5:8] = 4.0          # the peak region
+    cam[8, 0] = 3.0              # high but not connected to the peak
+    cam[2, 6] = 5.0
+    assert cam_box(cam, (320, 320)) == (160.0, 64.0, 256.0, 128.0)
+    assert cam_box(np.ones((10, 10), np.float32), (320, 160)) == (0.0, 0.0, 320.0, 160.0)
+
+
+def test_decide_applies_each_kinds_threshold() -> None:
+    scores = np.array([[0.9, 0.2, 0.6], [0.1, 0.1, 0.1]], np.float32)
+    got = decide(scores, ("fire", "smoke", "flood"), {"fire": 0.8, "smoke": 0.1, "flood": 0.7})
+    assert [[(c, k) for c, k, _ in row] for row in got] == [[(0, "fire"), (1, "smoke")],
+                                                            [(1, "smoke")]]
+
+
+def test_usual_scene_suppresses_positives_that_look_like_the_cameras_normal() -> None:
+    usual = UsualScene(frames=4, similarity=0.97, max_sources=2)
+    normal = np.array([1.0, 0.0, 0.0])
+    assert not usual.observe("cam-1", normal, positive=True)       # no history: alarms
+    assert not usual.observe("cam-1", normal * 3, positive=False)  # learnt as usual
+    glare = np.array([1.0, 0.1, 0.0])                              # cosine 0.995
+    assert usual.observe("cam-1", glare, positive=True)
+    fire = np.array([0.6, 0.8, 0.0])                               # cosine 0.6: a new scene
+    assert not usual.observe("cam-1", fire, positive=True)
+    assert not usual.observe("cam-2", glare, positive=True)         # per camera
+    assert usual.suppressed == 1
+    for i in range(3):                                             # bounded: oldest forgotten
+        usual.observe(f"cam-{i + 3}", normal, positive=False)
+    assert usual.closest("cam-1", normal) == -1.0
 
 
 async def test_detector_process_refuses_to_start_without_its_model(tmp_path: Path) -> None:

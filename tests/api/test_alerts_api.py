@@ -47,8 +47,9 @@ async def test_manual_alert_ack_review_and_events(api) -> None:
     assert (alert["kind"], alert["state"], alert["review"], alert["acknowledged"]) == \
         ("manual", "raised", "new", False)
     assert alert["location"] == {"lat": 39.9, "lon": 116.4}  # the source's, by default
-    assert alert["snapshot_url"] == f"/api/v1/alerts/{alert_id}/snapshot"
-    assert alert["clip_url"] is None and "snapshot" not in alert
+    # the camera is unreachable: no file, so no URL; the evidence says it is being collected
+    assert alert["snapshot_url"] is None and alert["clip_url"] is None
+    assert "snapshot" not in alert and alert["evidence"]["snapshot"] == "pending"
 
     async with http.post(f"/api/v1/alerts/{alert_id}/ack", headers=operator) as r:
         assert r.status == 200

@@ -118,6 +118,36 @@ def test_wrong_config_fails_at_start_naming_the_key(tmp_path: Path):
     assert result.returncode == 2 and "auth.secret" in result.stderr
 
 
+async def test_demo_fire_camera_raises_a_fire_alert_with_snapshot_and_clip(tmp_path: Path,
+                                                                           monkeypatch):
+    """`make demo` shows the detection path: the CC BY fire clip alarms within a minute,
+    with snapshot and clip; the simulated cameras stay quiet."""
+    monkeypatch.setenv("FUSIONHUB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FUSIONHUB_RTSP__PORT", "0")
+    monkeypatch.setenv("FUSIONHUB_RTMP__PORT", "0")
+    monkeypatch.setenv("FUSIONHUB_ANALYTICS__EVIDENCE__POST_ROLL", "3")
+    close = await start_demo(cameras=2, camera_port=0, http_port=0)
+    try:
+        base = f"http://127.0.0.1:{close.hub.http_port}"
+        alert = None
+        async with aiohttp.ClientSession() as http:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not (alert and alert.get("clip_url")):
+                await asyncio.sleep(1)
+                async with http.get(f"{base}/api/v1/alerts") as resp:
+                    items = (await resp.json())["items"]
+                alert = next((a for a in items if a["source_id"] == "demo-fire-1"
+                              and a["kind"] == "fire"), None)
+            assert alert and alert["clip_url"], items
+            assert {a["source_id"] for a in items} == {"demo-fire-1"}  # the others stay quiet
+            async with http.get(f"{base}{alert['snapshot_url']}") as resp:
+                assert resp.status == 200 and (await resp.read())[:2] == b"\xff\xd8"
+            async with http.get(f"{base}{alert['clip_url']}") as resp:
+                assert resp.status == 200 and resp.headers["Content-Type"] == "video/mp4"
+    finally:
+        await close()
+
+
 async def test_demo_cameras_play(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("FUSIONHUB_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("FUSIONHUB_RTSP__PORT", "0")
@@ -133,7 +163,7 @@ async def test_demo_cameras_play(tmp_path: Path, monkeypatch):
                 assert resp.status == 200 and "fusionhub" in await resp.text()
             async with http.get(f"{base}/api/v1/info") as resp:
                 assert (await resp.json())["auth_mode"] == "none"
-        assert len(ids) == 3
+        assert ids == ["cy-gate-1", "cy-plaza-2", "cy-station-3", "demo-fire-1"]
         async with WhepClient(f"{base}/whep/{ids[0]}", host_addresses=("127.0.0.1",)) as viewer:
             await viewer.wait_frames(25, timeout=30)
             assert (viewer.width, viewer.height) == (1280, 720)

@@ -1,4 +1,5 @@
-"""Pure parts of the training tooling: augmentation, data preparation, metrics, decoding."""
+"""Pure parts of the training tooling: augmentation, synthetic composites, data listing,
+head fit, threshold choice and operating points."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analytics.training.augment import PIXEL_AUGS, degrade, zoom_out
-from analytics.training.infer import decode_detect, letterbox
-from analytics.training.metrics import average_precision, choose_threshold, match, pr_at
-from analytics.training.prepare import prepare_classify, prepare_detect
+from analytics.training.augment import PIXEL_AUGS, degrade
+from analytics.training.dataset import UNKNOWN, list_samples
+from analytics.training.eval import choose_thresholds, operating_point
+from analytics.training.features import augment, pass_images
+from analytics.training.head import fit_head, predict
+from analytics.training.synthetic import COMPOSITES
 
 
 def _img(colour=(200, 80, 20), size=(96, 64)) -> Image.Image:
@@ -36,104 +39,87 @@ def test_low_light_darkens() -> None:
     assert np.asarray(dark).mean() < 0.75 * np.asarray(_img()).mean()
 
 
-def test_zoom_out_maps_boxes_onto_the_shrunk_object() -> None:
-    img = _img()
-    # white block: x 20..50, y 10..30 of 96x64
-    box = (0, 35 / 96, 20 / 64, 30 / 96, 20 / 64)
-    out, [(c, cx, cy, w, h)] = zoom_out(img, [box], random.Random(1))
-    assert c == 0 and w < box[3] and h < box[4]
-    arr = np.asarray(out).astype(int)
-    x1, x2 = int((cx - w / 2) * 96) + 1, int((cx + w / 2) * 96) - 1
-    y1, y2 = int((cy - h / 2) * 64) + 1, int((cy + h / 2) * 64) - 1
-    assert arr[y1:y2, x1:x2].mean() > 230  # the box still covers the white object
-
-
 def test_degrade_names_what_it_did() -> None:
     _, tag = degrade(_img(), random.Random(5))
     assert tag and all(part in PIXEL_AUGS for part in tag.split("+"))
 
 
-def _yolo_set(root: Path) -> None:
-    for split, n in (("train", 4), ("val", 2)):
-        (root / "images" / split).mkdir(parents=True)
-        (root / "labels" / split).mkdir(parents=True)
-        for i in range(n):
-            _img((40 * i, 80, 20)).save(root / "images" / split / f"{split}{i}.jpg")
-            (root / "labels" / split / f"{split}{i}.txt").write_text(
-                "0 0.36 0.31 0.31 0.31\n" if i % 2 == 0 else "")
 
 
-def test_prepare_detect_augments_train_only_and_is_reproducible(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    _yolo_set(src)
-    negs = tmp_path / "negs"
-    negs.mkdir()
-    _img((30, 30, 90)).save(negs / "sky.jpg")
-    stats = prepare_detect(src, tmp_path / "a", seed=7, aug_fraction=1.0, zoom_fraction=0.5,
-                           negatives=[negs / "sky.jpg"])
-    assert (stats.originals, stats.variants, stats.negatives) == (4, 4, 1)
-    train = sorted(p.name for p in (tmp_path / "a" / "images" / "train").iterdir())
-    assert len(train) == 9 and "neg_sky.jpg" in train
-    assert sum("__aug1_" in n for n in train) == 4
-    assert (tmp_path / "a" / "labels" / "train" / "neg_sky.txt").read_text() == ""
-    val = sorted(p.name for p in (tmp_path / "a" / "images" / "val").iterdir())
-    assert val == ["val0.jpg", "val1.jpg"]  # unchanged, linked
-    assert (tmp_path / "a" / "images" / "val" / "val0.jpg").resolve() == \
-        (src / "images" / "val" / "val0.jpg").resolve()
-    prepare_detect(src, tmp_path / "b", seed=7, aug_fraction=1.0, zoom_fraction=0.5,
-                   negatives=[negs / "sky.jpg"])
-    for name in train:
-        a = (tmp_path / "a" / "images" / "train" / name).read_bytes()
-        assert a == (tmp_path / "b" / "images" / "train" / name).read_bytes()
+@pytest.mark.parametrize("kind", sorted(COMPOSITES))
+def test_composites_are_seeded_and_change_the_frame(kind: str) -> None:
+    base = _img((90, 110, 120), (160, 120))
+    a = COMPOSITES[kind](base, random.Random(4))
+    b = COMPOSITES[kind](base, random.Random(4))
+    assert a.size == base.size and np.array_equal(np.asarray(a), np.asarray(b))
+    diff = np.abs(np.asarray(a, float) - np.asarray(base, float)).mean(axis=2)
+    assert diff.mean() > 2
+    if kind == "flood":  # water covers the lower part of the frame, never the top rows
+        assert diff[:20].mean() < 0.5 < diff[-20:].mean()
 
 
-def test_prepare_classify_balances_with_variants(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    for split, counts in (("train", {"fire": 2, "normal": 10}), ("val", {"fire": 1,
-                                                                         "normal": 1})):
-        for cls, n in counts.items():
-            (src / split / cls).mkdir(parents=True)
-            for i in range(n):
-                _img((20 * i, 100, 50)).save(src / split / cls / f"{cls}{i}.jpg")
-    prepare_classify(src, tmp_path / "out", seed=1, target_per_class=8)
-    fire = list((tmp_path / "out" / "train" / "fire").iterdir())
-    normal = list((tmp_path / "out" / "train" / "normal").iterdir())
-    assert len(fire) == 8 and sum("__aug" in p.name for p in fire) == 6
-    assert len(normal) == 11  # 10 + at least 15 % variants (1)
-    assert len(list((tmp_path / "out" / "val" / "fire").iterdir())) == 1
+def test_augment_is_seeded() -> None:
+    a, b = (augment(_img(), random.Random(9)) for _ in range(2))
+    assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_average_precision_and_threshold_choice() -> None:
-    gts = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
-    scored = match([(0.9, [0, 0, 10, 10]), (0.8, [0, 0, 10, 9]), (0.6, [20, 20, 30, 31])], gts)
-    assert [tp for _, tp in scored] == [True, False, True]
-    # precision 1 at recall .5, 2/3 at recall 1 → AP = .5 * 1 + .5 * 2/3
-    assert average_precision(scored, 2) == pytest.approx(0.5 + 0.5 * 2 / 3)
-    assert pr_at(scored, 2, 0.85) == (1.0, 0.5)
-    negatives = [0.1, 0.2, 0.7, 0.3]  # best score per negative image
-
-    def f1(t: float) -> float:
-        p, r = pr_at(scored, 2, t)
-        return 2 * p * r / (p + r)
-
-    thr, _ = choose_threshold(negatives, f1, 0.0)
-    # no false alarm needs t > 0.7; among those, t > 0.8 drops the false positive: F1 2/3
-    assert thr == pytest.approx(0.81)
-    thr, _ = choose_threshold(negatives, f1, 0.25)
-    assert thr == pytest.approx(0.31)  # one of four negatives allowed; best F1 below 0.6
+def _tree(root: Path) -> None:
+    for split, folder, name in (("train", "fire", "abonia_a.jpg"), ("train", "normal",
+                                "weather_b.jpg"), ("val", "flood", "r15en_c.jpg"),
+                                ("train", "fire", "kfire_d.jpg")):
+        (root / "classify" / split / folder).mkdir(parents=True, exist_ok=True)
+        _img().save(root / "classify" / split / folder / name)
+    (root / "detect" / "labels" / "train").mkdir(parents=True)
+    (root / "detect" / "labels" / "train" / "abonia_a.txt").write_text("0 .5 .5 .2 .2\n"
+                                                                       "1 .5 .3 .4 .2\n")
 
 
-def test_letterbox_and_decode_map_boxes_back() -> None:
-    img = Image.new("RGB", (200, 100))
-    x, scale, pad = letterbox(img, 64)
-    assert x.shape == (1, 3, 64, 64) and scale == pytest.approx(0.32) and pad == (0, 16)
-    out = np.zeros((1, 6, 3), np.float32)
-    out[0, :4, 0] = [32, 32, 16, 8]   # one fire box, centre of the input
-    out[0, 4, 0] = 0.9
-    out[0, :4, 1] = [33, 32, 16, 8]   # overlapping duplicate, lower score: suppressed
-    out[0, 4, 1] = 0.8
-    out[0, :4, 2] = [10, 20, 4, 4]    # below confidence
-    out[0, 5, 2] = 0.1
-    [det] = decode_detect(out, conf=0.25, iou=0.45, scale=scale, pad=pad)
-    assert det.cls == 0 and det.score == pytest.approx(0.9)
-    assert det.box == pytest.approx((75.0, 37.5, 125.0, 62.5))
+def test_samples_have_sources_and_multi_labels(tmp_path: Path) -> None:
+    _tree(tmp_path / "set")
+    (tmp_path / "harvest" / "normal").mkdir(parents=True)
+    _img().save(tmp_path / "harvest" / "normal" / "al_1.jpg")
+    got = {s.path.name: (s.source, s.split, s.targets)
+           for s in list_samples([tmp_path / "set", tmp_path / "harvest"])}
+    assert got == {
+        "abonia_a.jpg": ("abonia-cctv", "train", (1, 1, 0)),       # smoke box too
+        "kfire_d.jpg": ("kaggle-fire", "train", (1, UNKNOWN, 0)),   # web fire: smoke unknown
+        "weather_b.jpg": ("mwd-weather", "train", (0, 0, 0)),
+        "r15en_c.jpg": ("r15en-flood", "val", (0, 0, 1)),
+        "al_1.jpg": ("harvest", "train", (0, 0, 0))}
+    samples = list_samples([tmp_path / "set"])
+    # composites only on normal training frames
+    assert [samples[i].path.name for i, _ in pass_images(samples, "smoke1", 0)] == \
+        ["weather_b.jpg"]
+    assert pass_images(samples, "flood1", 0)[0][1] == (0, 0, 1)
+
+
+def test_head_separates_and_masks_unknown_targets() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (200, 8)).astype(np.float32)
+    t = np.stack([(x[:, 0] > 0), (x[:, 1] > 0), (x[:, 2] > 0)], axis=1).astype(np.int64)
+    t[:50, 1] = UNKNOWN
+    head = fit_head(x * 3 + 5, t)
+    p = predict(head, x * 3 + 5)
+    assert ((p > 0.5) == (t == 1))[t >= 0].mean() > 0.95
+
+
+def test_thresholds_keep_any_alarm_within_the_budget() -> None:
+    rng = np.random.default_rng(1)
+    scores = rng.random((1000, 3)).astype(np.float32)
+    negative = np.ones(1000, bool)
+    thr, budget = choose_thresholds(scores, negative, 0.03)
+    hit = np.zeros(1000, bool)
+    for c, k in enumerate(("fire", "smoke", "flood")):
+        hit |= scores[:, c] >= thr[k]
+    assert hit.mean() <= 0.03 and 0.003 <= budget <= 0.03
+
+
+def test_operating_point_counts_per_kind(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    samples = list_samples([tmp_path])
+    scores = np.array([[0.9, 0.9, 0.0] if s.targets[0] == 1 else [0.0, 0.0, 0.95]
+                       for s in samples], np.float32)
+    op = operating_point(samples, scores, {"fire": 0.5, "smoke": 0.5, "flood": 0.5})
+    assert op["fire"]["recall"] == 1.0 and op["flood"]["recall"] == 1.0
+    assert op["smoke"]["tp"] == 1 and op["smoke"]["fp"] == 0   # kfire's smoke is unknown
+    assert op["flood"]["false_alarm"] == 1.0 and op["false_alarm_any"] == 1.0

@@ -76,7 +76,7 @@ def test_wheel_carries_the_web_app_config_and_models(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for shipped in ("web/index.html", "web/review.html", "web/field/index.html",
                     "web/static/js/wall.js", "configs/fusionhub.yaml", "configs/models.yaml",
-                    "models/fire-smoke-detect.onnx", "models/flood-classify.onnx"):
+                    "models/fire-smoke-flood.onnx", "models/demo/fire-demo.mp4"):
         assert f"mediaserver/_shipped/{shipped}" in names, shipped
     assert not [n for n in names if n.endswith(".npz")]  # test references stay out
 

@@ -32,7 +32,8 @@ async def test_pushed_aac_is_recorded(make_hub, clip_with_aac, tmp_path):  # noq
     finally:
         rc, err = await publisher
     assert rc == 0, err
-    segments = [s for s in hub.recordings.index.segments("bodycam1", began - 5, time.time())
+    segments = [s for s in await asyncio.to_thread(hub.recordings.index.segments, "bodycam1",
+                                                   began - 5, time.time())
                 if not s.open]
     info = ffprobe(segments[0].path)
     kinds = {s["codec_type"]: s for s in info["streams"]}

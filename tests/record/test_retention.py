@@ -5,6 +5,7 @@ alert still keeps."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -49,7 +50,7 @@ async def put_alert(hub, alert_id: str, source_id: str, raised: float, review: s
 async def test_quota_deletes_oldest_first_and_keeps_alert_segments(make_hub, clip_aus,
                                                                     tmp_path):
     track, aus = clip_aus
-    size = write_segment(tmp_path / "probe", "x", 0.0, track, aus).size
+    size = (await asyncio.to_thread(write_segment, tmp_path / "probe", "x", 0.0, track, aus)).size
     # room for 10 of the 16 segments written below
     hub = await make_hub(sources=[{"id": "a", "publish": True}, {"id": "b", "publish": True}],
                          recording={"pre_roll": 10, "post_roll": 30, "retention": {
@@ -59,8 +60,10 @@ async def test_quota_deletes_oldest_first_and_keeps_alert_segments(make_hub, cli
     base = now - 3600
     written: dict[str, list[Segment]] = {"a": [], "b": []}
     for i in range(8):
-        written["a"].append(write_segment(root, "a", base + 60 * i, track, aus))
-        written["b"].append(write_segment(root, "b", base + 60 * i + 30, track, aus))
+        written["a"].append(await asyncio.to_thread(write_segment, root, "a", base + 60 * i, track,
+                                                    aus))
+        written["b"].append(await asyncio.to_thread(write_segment, root, "b", base + 60 * i + 30,
+                                                    track, aus))
     assert all(s.size == size for segs in written.values() for s in segs)
     # an alert on a's third segment keeps it; b's second was a false alarm: no protection
     await put_alert(hub, "al_00000000000000a2", "a", base + 120 + 2, "new")

@@ -93,6 +93,7 @@ async def test_whip_publish_is_viewable_and_online(field, codec):
     await _wait_state(hub, "bodycam1", "offline")
     status = await hub.status.get("bodycam1")
     assert status["state"] == "offline"
+    assert status["last_error"] == "stopped by device"  # DELETE: deliberate, not a lost link
     assert field.whip.metrics()["sessions"] == 0
 
 

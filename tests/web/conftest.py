@@ -30,6 +30,8 @@ RECORDING_PORT = 8082
 RECORDED_CONTINUOUSLY = ("cam003", "cam004")
 FARM_PORT = 8555
 FLAKY_PORT = 8556
+#: lifetime of the jwt hub's sign-in tokens: short, so a test sees a refresh
+SESSION_TTL = 30
 
 #: (id, name, group) of the steady cameras; camfarm names them cam001...
 CAMERAS = (
@@ -94,7 +96,8 @@ class WebEnv:
         if self.jwt is None:
             config = h.write_hub_config(
                 self.tmp / "jwt.yaml", data_dir=self.tmp / "jwt-data", port=JWT_PORT,
-                auth={"mode": "jwt", "secret": SECRET}, sources=_sources()[:4])
+                auth={"mode": "jwt", "secret": SECRET, "session_ttl": SESSION_TTL},
+                sources=_sources()[:4])
             self.jwt = h.start_hub(self.ns, self.tmp, config, name="jwt-hub")
             self.procs.append(self.jwt)
         return self.jwt

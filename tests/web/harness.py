@@ -200,7 +200,7 @@ def write_hub_config(path: Path, *, data_dir: Path, port: int, auth: dict[str, A
 
 def start_hub(ns: NetNs, log_dir: Path, config: Path, name: str = "hub") -> Proc:
     argv = [*ns.prefix(), python(), "-m", "mediaserver", "serve", "--config", str(config)]
-    return Proc(name, argv, log_dir).start(" ready: http://")
+    return Proc(name, argv, log_dir).start(" ready: http")
 
 
 def chromium_wrapper(ns: NetNs, directory: Path) -> Path:

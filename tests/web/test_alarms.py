@@ -171,3 +171,44 @@ def test_detection_boxes_are_drawn_over_the_snapshot(web_env, new_page):
     assert red in result["edge"]  # the box's bottom edge (anti-aliased around it)
     assert result["label"] == red  # its label background
     assert result["inside"].endswith(",0")  # the picture shows through inside the box
+
+
+def test_an_alert_sounds_pops_up_and_put_on_wall_plays_it(web_env, new_page):
+    page = new_page()
+    sid, name = CAMERAS[1][0], CAMERAS[1][1]
+    open_wall(page, web_env.demo_url, "?layout=4&sources=")
+    require_alerts(page)
+    assert page.evaluate("() => window.fusionhub.sound.enabled") is True  # on for operators
+    page.evaluate("""() => { window.__sounds = [];
+      document.addEventListener('fh:alarm-sound', (e) => window.__sounds.push(e.detail.kind)); }""")
+    created = api(page, "POST", "/api/v1/alerts",
+                  {"source_id": sid, "kind": "smoke", "confidence": 0.7})
+    assert created["status"] == 201, created
+    alert_id = created["json"]["alert_id"]
+    popup = f'#alarm-popup[data-alert-id="{alert_id}"]'
+    page.wait_for_selector(popup, timeout=5000)
+    assert page.evaluate("() => window.__sounds") == ["smoke"]
+    assert name in page.text_content(popup) and "烟雾" in page.text_content(popup)
+    # the feed styles the card by its state; the kind is only the badge
+    item = f'li.alert[data-alert-id="{alert_id}"]'
+    assert page.get_attribute(item, "data-state") == "new"
+    assert "kind-smoke" not in (page.get_attribute(item, "class") or "")
+    page.click(f"{popup} .ap-wall")
+    page.wait_for_selector(f'video[data-source-id="{sid}"]')
+    playing(page, 1, only={sid})
+    page.click(f"{popup} .ap-ack")
+    wait_until(lambda: page.get_attribute(item, "data-state") == "acked", 5,
+               message="acknowledged from the pop-up")
+    page.click(f"{popup} .ap-close")
+    assert page.is_hidden("#alarm-popup")
+    # muted per user: the next alert makes no sound, and it stays muted after a reload
+    page.click("#sound")
+    second = api(page, "POST", "/api/v1/alerts", {"source_id": sid, "kind": "fire"})["json"]
+    page.wait_for_selector("#alarm-popup:not([hidden])", timeout=5000)
+    # acknowledged at once: later tests expect no unacknowledged (red) sources
+    assert api(page, "POST", f"/api/v1/alerts/{second['alert_id']}/ack")["status"] == 200
+    assert page.evaluate("() => window.__sounds") == ["smoke"]
+    open_wall(page, web_env.demo_url)
+    assert page.evaluate("() => window.fusionhub.sound.enabled") is False
+    # after the reload the feed names the source from the registry, not its id
+    wait_until(lambda: name in page.text_content(item), 10, message="name after reload")

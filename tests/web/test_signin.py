@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.web.conftest import CAMERAS, wait_until
+from mediaserver.http.principal import TokenError, decode_token
+from tests.web.conftest import CAMERAS, SECRET, SESSION_TTL, wait_until
 from tests.web.harness import api
 from tests.web.pages import playing
 
@@ -58,6 +59,64 @@ def test_jwt_mode_asks_for_a_token_and_shows_only_the_tokens_groups(web_env, new
     page.click("#user button")
     page.wait_for_selector("#login:not([hidden])")
     assert page.evaluate("() => localStorage.getItem('fh.token')") is None
+
+
+def test_password_sign_in_refreshes_past_the_token_lifetime(web_env, new_page):
+    web_env.start_jwt_hub()
+    page = new_page()
+    page.goto(web_env.jwt_url + "/?layout=1&sources=cam001")
+    page.wait_for_selector("#login:not([hidden])")
+    created = api(page, "POST", "/api/v1/users", {
+        "username": "li.na", "password": "值班-password-1", "role": "operator",
+        "groups": ["city/chaoyang"], "display_name": "李娜"}, token=web_env.token())
+    assert created["status"] == 201, created
+
+    page.fill("#username", "li.na")
+    page.fill("#password", "wrong password")
+    page.click("#login-form button[type=submit]")
+    wait_until(lambda: page.text_content("#login-error"), 10, message="login error")
+    assert page.text_content("#login-error") == "用户名或密码错误"
+
+    page.fill("#password", "值班-password-1")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']")
+    first = page.evaluate("() => localStorage.getItem('fh.token')")
+    claims = decode_token(SECRET, first)
+    assert (claims.subject, claims.role) == ("li.na", "operator")
+    assert "li.na" in page.text_content("#user")
+    playing(page, 1, only={"cam001"})
+    page.evaluate("() => { window.__sameDocument = true; }")
+
+    # refreshed before it expires; the wall keeps playing without a reload
+    first_exp = time.time() + SESSION_TTL
+    wait_until(lambda: page.evaluate("() => localStorage.getItem('fh.token')") != first,
+               SESSION_TTL, message="token refresh")
+    wait_until(lambda: time.time() > first_exp + 1, SESSION_TTL, message="first token's end")
+    with pytest.raises(TokenError):
+        decode_token(SECRET, first, leeway=0)
+    current = page.evaluate("() => localStorage.getItem('fh.token')")
+    assert api(page, "GET", "/api/v1/groups", token=current)["status"] == 200
+    assert page.evaluate("() => window.__sameDocument") is True
+    assert page.is_hidden("#login") and page.is_hidden("#session-banner")
+    playing(page, 1, only={"cam001"})
+
+
+def test_a_session_that_cannot_be_renewed_warns_before_it_ends(web_env, new_page):
+    web_env.start_jwt_hub()
+    page = new_page()
+    from mediaserver.http.principal import encode_token
+
+    token = encode_token(SECRET, "viewer", ("*",), ttl=20, subject="integration")
+    page.goto(web_env.jwt_url + "/")
+    page.wait_for_selector("#login:not([hidden])")
+    sign_in(page, token)
+    page.wait_for_selector("body[data-ready='1']")
+    # a pasted token is no user session: the refresh shortly before its end is refused, and
+    # the banner counts down instead of the wall vanishing without warning
+    page.wait_for_selector("#session-banner:not([hidden])", timeout=30_000)
+    assert "会话将在 0 分" in page.text_content("#session-banner")
+    assert "此令牌不能续期" in page.text_content("#session-banner")
+    assert page.is_hidden("#login")
 
 
 def test_tree_stays_virtualised_with_thousands_of_sources(web_env, new_page):

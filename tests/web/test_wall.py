@@ -148,3 +148,13 @@ def test_language_toggle_and_both_languages_complete(web_env, new_page):
     page.wait_for_selector("body[data-ready='1']")
     assert page.evaluate("document.documentElement.lang") == "en"
     assert page.text_content('[data-i18n="alarms"]') == "Alarms"
+
+
+def test_a_failing_tile_says_why_from_the_hub_status(web_env, new_page):
+    page = new_page()
+    open_wall(page, web_env.demo_url, f"?layout=1&sources={DEAD[0]}")
+    tile = f'.tile[data-source-id="{DEAD[0]}"]'
+    # nothing listens on the dead camera's port: the hub knows, and the tile says so
+    wait_until(lambda: "无法连接视频源" in (page.text_content(f"{tile} .t-msg") or ""), 20,
+               message="the reason on the tile")
+    assert "refused" in page.get_attribute(tile, "data-reason").lower()

@@ -1,4 +1,4 @@
-"""Runs inside the test's network namespace: a whole hub with the field endpoints, the field
+"""Runs inside the test's network namespace: a whole hub serving HTTPS (`http.tls: auto`), the field
 page in headless Chromium publishing its fake camera over WHIP, an aiortc WHEP viewer, GPS and
 the alarm button. Prints one JSON line of observations (the test asserts on them).
 
@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 import time
 from pathlib import Path
 
-from aiohttp import web
+import aiohttp
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -23,40 +24,16 @@ sys.path.insert(0, str(ROOT))
 from mediaserver.hub.app import Hub  # noqa: E402
 from signalling.clients.whep import WhepClient  # noqa: E402
 from tests.e2e.conftest import hub_settings  # noqa: E402
-from tests.transcode.field_hub import start_field_hub  # noqa: E402
 
-FIELD_DIR = ROOT / "web" / "field"
 CHROMIUM = "/usr/bin/chromium"
 SOURCE = {"id": "phone1", "group": "fire/brigade1", "kind": "phone", "publish": True}
 GPS = {"latitude": 39.9042, "longitude": 116.4074, "accuracy": 8}
 
 
-def field_routes(app: web.Application) -> None:
-    """What the web app serves at /field/ (the lead wires the same into WebApp)."""
-    async def index(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(FIELD_DIR / "index.html", headers={"Cache-Control": "no-cache"})
-    app.router.add_get("/field/", index)
-    app.router.add_static("/field/", FIELD_DIR, follow_symlinks=False)
-
-
-def alert_routes(hub: Hub, closers: list) -> callable:
-    """The alerts API on the real store when the hub does not serve it yet."""
-    from analytics.alerts.api import AlertsApi
-    from analytics.alerts.store import AlertStore
-
-    store = AlertStore(hub.redis.client, hub.settings.redis.prefix,
-                       outbox=hub.settings.data_dir / "outbox")
-
-    async def raise_alert(source, kind, confidence, message, location):
-        return await store.create(source_id=source.id, group=source.group, kind=kind,
-                                  confidence=confidence, message=message, location=location)
-
-    def add(app: web.Application) -> None:
-        field_routes(app)
-        AlertsApi(store, hub.access, raise_alert, data_dir=hub.settings.data_dir
-                  ).add_routes(app)
-    closers.append(store)
-    return add, store
+def ca_session(data_dir: Path) -> aiohttp.ClientSession:
+    """An HTTP client that trusts the hub's own site CA (as a phone that installed it)."""
+    context = ssl.create_default_context(cafile=str(data_dir / "tls" / "ca.crt"))
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context))
 
 
 async def wait_for(predicate, timeout: float, what: str) -> float:
@@ -76,17 +53,23 @@ async def main() -> dict:
     from playwright.async_api import async_playwright
 
     out: dict = {}
-    hub = Hub(hub_settings(Path(args.data), sources=[SOURCE],
-                           http={"host": args.server, "port": 0},
-                           webrtc={"host_addresses": [args.server]}))
+    data = Path(args.data)
+    # the hub serves HTTPS with a certificate it made for its address (http.tls: auto)
+    hub = Hub(hub_settings(data, sources=[SOURCE],
+                           http={"host": args.server, "port": 0,
+                                 "tls": {"mode": "auto", "names": [args.server]}},
+                           webrtc={"host_addresses": [args.server]},
+                           analytics={"enabled": True, "detector": "off"}))
     await hub.start()
-    closers: list = []
-    add_routes, store = alert_routes(hub, closers)
-    field = await start_field_hub(hub, host=args.server, extra_routes=add_routes)
+    store = hub.analytics.store
+    http = ca_session(data)
     try:
         device = hub.access.issue("device", ["fire/brigade1"], ttl=600, subject="phone1",
                                   source="phone1")
-        origin = field.base
+        origin = f"https://{args.server}:{hub.http_port}"
+        async with http.get(f"{origin}/api/v1/info") as resp:  # verified against the site CA
+            out["hsts"] = resp.headers.get("Strict-Transport-Security")
+        out["key_mode"] = oct((data / "tls" / "server.key").stat().st_mode & 0o777)
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -94,7 +77,8 @@ async def main() -> dict:
                 "--disable-sync", "--autoplay-policy=no-user-gesture-required",
                 "--disable-features=WebRtcHideLocalIpsWithMdns",
                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                f"--unsafely-treat-insecure-origin-as-secure={origin}"])
+                # a phone that installed the site CA; no insecure-origin exemption
+                "--ignore-certificate-errors"])
             context = await browser.new_context(geolocation=GPS,
                                                 permissions=["geolocation", "camera"])
             page = await context.new_page()
@@ -106,15 +90,16 @@ async def main() -> dict:
                 "online"), 3)
             out["page_to_online"] = round(time.monotonic() - started, 3)
             out["url_after_load"] = page.url
-            session = field.whip.session_for("phone1")
+            out["secure_context"] = await page.evaluate("window.isSecureContext")
+            session = hub.whip_publish.session_for("phone1")
             async with WhepClient(f"{origin}/whep/phone1",
                                   token=hub.access.issue("viewer", ["*"], ttl=600),
-                                  host_addresses=(args.server,)) as viewer:
+                                  host_addresses=(args.server,), http=http) as viewer:
                 await viewer.wait_frames(10, timeout=20)
                 out["viewer"] = {"frames": viewer.frames, "width": viewer.width,
                                  "height": viewer.height}
             out["publisher_codec"] = session.codec if session else None
-            out["wall"] = await watch_on_wall(browser, f"http://{args.server}:{hub.http_port}",
+            out["wall"] = await watch_on_wall(browser, origin,
                                               hub.access.issue("viewer", ["*"], ttl=600))
 
             async def located() -> bool:
@@ -129,20 +114,25 @@ async def main() -> dict:
             out["quality"] = {k: await page.locator(f"#q-{k}").inner_text()
                               for k in ("bitrate", "rtt", "loss", "fps")}
             await page.click("#alarm")
-            await page.wait_for_function(
-                "document.getElementById('alarm').dataset.alertId", timeout=10_000)
+            # polled from here: the hub's CSP forbids the eval of wait_for_function
+            await wait_for(lambda: page.eval_on_selector("#alarm", "e => e.dataset.alertId"),
+                           10, "the alarm's alert id")
             alert_id = await page.eval_on_selector("#alarm", "e => e.dataset.alertId")
-            out["alert"] = await store.get_record(alert_id) if hasattr(store, "get_record") \
-                else None
+            out["alert"] = await store.get_record(alert_id)
             out["alarm_disabled"] = await page.eval_on_selector("#alarm", "e => e.disabled")
+            # the centre acknowledges: the field page shows it, with who
+            await store.acknowledge(alert_id, "zhang.wei")
+            await wait_for(lambda: page.eval_on_selector(
+                "#alarm-status", "e => e.dataset.state === 'acked'"), 10, "ack on the phone")
+            out["ack_text"] = await page.inner_text("#alarm-text")
+            out["own_position"] = await page.inner_text("#q-gps")
             await page.click("#stop")
             out["offline_after_stop"] = round(await wait_for(
                 lambda: _true(hub.status.state_of("phone1") == "offline"), 15, "offline"), 3)
+            out["stop_reason"] = (await hub.status.get("phone1")).get("last_error")
             await browser.close()
     finally:
-        await field.aclose()
-        for closer in closers:
-            await closer.aclose()
+        await http.close()
         await hub.aclose()
     return out
 
@@ -150,6 +140,21 @@ async def main() -> dict:
 WALL_VIDEO_JS = """id => { const v = document.querySelector(`video[data-source-id="${id}"]`);
   return v ? {width: v.videoWidth, height: v.videoHeight,
               frames: v.getVideoPlaybackQuality().totalVideoFrames} : null; }"""
+
+
+AUDIO_LEVEL_JS = """id => { const v = document.querySelector(`video[data-source-id="${id}"]`);
+  const stream = v && v.srcObject;
+  if (!stream || v.muted || !stream.getAudioTracks().length) return 0;
+  if (!window.__fhMeter || window.__fhMeter.stream !== stream) {
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    ctx.createMediaStreamSource(stream).connect(analyser);
+    window.__fhMeter = {stream, analyser, buf: new Float32Array(analyser.fftSize)};
+  }
+  const m = window.__fhMeter;
+  m.analyser.getFloatTimeDomainData(m.buf);
+  let sum = 0; for (const x of m.buf) sum += x * x;
+  return Math.sqrt(sum / m.buf.length); }"""
 
 
 async def watch_on_wall(browser, hub_origin: str, token: str, seconds: float = 2.0) -> dict:
@@ -169,8 +174,19 @@ async def watch_on_wall(browser, hub_origin: str, token: str, seconds: float = 2
         before = await page.evaluate(WALL_VIDEO_JS, SOURCE["id"])
         await asyncio.sleep(seconds)
         after = await page.evaluate(WALL_VIDEO_JS, SOURCE["id"])
+        # unmute the tile: a new session asks for audio too; the phone's (fake) microphone
+        # is heard, measured with WebAudio in the page
+        await page.hover(".tile[data-source-id] ")
+        await page.click(".tile[data-source-id] .t-audio")
+        level = 0.0
+        for _ in range(40):
+            await asyncio.sleep(0.25)
+            level = max(level, await page.evaluate(AUDIO_LEVEL_JS, SOURCE["id"]))
+            if level > 0.01:
+                break
         return {"width": after["width"], "height": after["height"],
-                "frames_before": before["frames"], "frames_after": after["frames"]}
+                "frames_before": before["frames"], "frames_after": after["frames"],
+                "audio_level": level}
     finally:
         await context.close()
 

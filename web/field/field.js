@@ -1,15 +1,20 @@
-// Field page: publish a phone camera over WHIP with a device token, show link quality,
-// report GPS, and raise a manual alarm (一键报警) with the position.
+// Field page: publish a phone camera over WHIP with a device token, show link quality and
+// the phone's own position, report GPS, raise a manual alarm (一键报警) with the position,
+// follow it until the centre acknowledges it (and who), or withdraw it as a false alarm.
 // Query parameters: ?token=…&source=…&camera=<deviceId>&autostart=1&gps=<seconds>
 import { Publisher } from "./whip.js";
+import { applyI18n, getLang, setLang, t } from "/static/js/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const ui = {
   token: $("token"), source: $("source"), camera: $("camera"), start: $("start"),
   stop: $("stop"), state: $("state"), alarm: $("alarm"), message: $("message"),
-  preview: $("preview"), audio: $("audio"),
+  preview: $("preview"), audio: $("audio"), alarmStatus: $("alarm-status"),
+  alarmText: $("alarm-text"), cancel: $("cancel-alarm"),
 };
+const ALERT_POLL_MS = 3000;
+const ALERT_POLL_MAX = 600;  // half an hour of following one alarm
 const GPS_INTERVAL = Math.max(2, Number(params.get("gps") || 10)) * 1000;
 let publisher = null;
 let stream = null;
@@ -38,11 +43,11 @@ function sourceId() {
   return ui.source.value.trim() || claims(token()).source || claims(token()).sub || "";
 }
 
-async function api(path, body) {
+async function api(path, body, method = "POST") {
   const resp = await fetch(path, {
-    method: "POST",
+    method,
     headers: { "Authorization": `Bearer ${token()}`, "Content-Type": "application/json" },
-    body: JSON.stringify(body),
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await resp.text();
   let data = null;
@@ -54,15 +59,16 @@ async function api(path, body) {
 }
 
 async function listCameras() {
+  if (!navigator.mediaDevices) { say(t("fp_insecure")); return; }  // plain HTTP: no camera
   try {
     const devices = await navigator.mediaDevices.enumerateDevices();
     const chosen = ui.camera.value || params.get("camera") || "";
-    ui.camera.replaceChildren(new Option("默认 default", ""));
+    ui.camera.replaceChildren(new Option(t("fp_default_camera"), ""));
     for (const d of devices.filter((d) => d.kind === "videoinput")) {
       ui.camera.append(new Option(d.label || d.deviceId.slice(0, 8), d.deviceId));
     }
     ui.camera.value = chosen;
-  } catch (err) { say(`camera list: ${err.message}`); }
+  } catch (err) { say(t("fp_no_camera", { reason: err.message })); }
 }
 
 async function openCamera() {
@@ -78,18 +84,19 @@ async function openCamera() {
 }
 
 async function start() {
-  if (!token() || !sourceId()) { say("需要令牌和视频源 token and source id needed"); return; }
+  if (!token() || !sourceId()) { say(t("fp_need_token")); return; }
+  if (!window.isSecureContext || !navigator.mediaDevices) { say(t("fp_insecure")); return; }
   localStorage.setItem("fh.field.token", token());
   localStorage.setItem("fh.field.source", sourceId());
   ui.start.disabled = true;
-  setState("connecting", "连接中 connecting");
+  setState("connecting", t("fp_connecting"));
   try {
     await openCamera();
     publisher = new Publisher(`/whip/${encodeURIComponent(sourceId())}`, token(), stream, {
       onState: (state) => {
-        if (state === "connected") setState("live", "回传中 live");
-        else if (state === "reconnecting") setState("connecting", "重连中 reconnecting");
-        else if (state === "failed") setState("error", "失败 failed");
+        if (state === "connected") setState("live", t("fp_live"));
+        else if (state === "reconnecting") setState("connecting", t("fp_reconnecting"));
+        else if (state === "failed") setState("error", t("fp_failed"));
       },
       onStats: showStats,
       onError: (err) => say(err.message),
@@ -99,7 +106,7 @@ async function start() {
     startGps();
   } catch (err) {
     say(err.message);
-    setState("error", "失败 failed");
+    setState("error", t("fp_failed"));
     await stop();
   }
 }
@@ -110,7 +117,7 @@ async function stop() {
   if (geoWatch !== null) { navigator.geolocation.clearWatch(geoWatch); geoWatch = null; }
   ui.start.disabled = false;
   ui.stop.disabled = true;
-  setState("idle", "未连接 idle");
+  setState("idle", t("fp_idle"));
 }
 
 function showStats(s) {
@@ -126,7 +133,8 @@ function startGps() {
   geoWatch = navigator.geolocation.watchPosition(async (pos) => {
     lastFix = { lat: pos.coords.latitude, lon: pos.coords.longitude,
                 accuracy: pos.coords.accuracy, ts: pos.timestamp / 1000 };
-    $("q-gps").textContent = `${lastFix.lat.toFixed(5)}, ${lastFix.lon.toFixed(5)}`;
+    $("q-gps").textContent = `${lastFix.lat.toFixed(5)}, ${lastFix.lon.toFixed(5)}` +
+      (lastFix.accuracy ? ` ±${Math.round(lastFix.accuracy)} m` : "");
     if (Date.now() - lastSent < GPS_INTERVAL) return;
     lastSent = Date.now();
     try {
@@ -137,20 +145,81 @@ function startGps() {
 }
 
 async function alarm() {
-  if (!token() || !sourceId()) { say("需要令牌和视频源 token and source id needed"); return; }
+  if (!token() || !sourceId()) { say(t("fp_need_token")); return; }
   ui.alarm.disabled = true;  // one click: no double alarms from a shaking hand
-  const body = { source_id: sourceId(), kind: "manual", message: "一键报警 field alarm" };
+  const body = { source_id: sourceId(), kind: "manual", message: t("fp_alarm_message") };
   if (lastFix) body.location = { lat: lastFix.lat, lon: lastFix.lon };
   try {
     const alert = await api("/api/v1/alerts", body);
     ui.alarm.classList.add("sent");
     ui.alarm.dataset.alertId = alert.alert_id;
-    say(`已报警 alarm raised: ${alert.alert_id}`);
+    followAlarm(alert);
   } catch (err) {
-    say(`报警失败 alarm failed: ${err.message}`);
+    say(t("fp_alarm_failed", { reason: err.message }));
   } finally {
     setTimeout(() => { ui.alarm.disabled = false; }, 5000);
   }
+}
+
+let following = null;  // {id, timer, polls}
+
+/** Show the alarm's state until the centre acknowledges it, it is resolved or withdrawn. */
+function followAlarm(alert) {
+  if (following) clearTimeout(following.timer);
+  following = { id: alert.alert_id, timer: 0, polls: 0 };
+  showAlarm(alert);
+  const poll = async () => {
+    const mine = following;
+    if (!mine || mine.polls++ >= ALERT_POLL_MAX) return;
+    try {
+      const fresh = await api(`/api/v1/alerts/${encodeURIComponent(mine.id)}`, undefined, "GET");
+      if (following !== mine) return;
+      showAlarm(fresh);
+      if (fresh.acknowledged || fresh.state === "resolved") return;
+    } catch (err) { /* offline for a moment: keep trying */ }
+    if (following === mine) mine.timer = setTimeout(poll, ALERT_POLL_MS);
+  };
+  following.timer = setTimeout(poll, ALERT_POLL_MS);
+}
+
+function showAlarm(alert) {
+  ui.alarmStatus.hidden = false;
+  const time = (ts) => (ts ? new Date(ts * 1000).toLocaleTimeString(getLang()) : "");
+  let state = "raised";
+  let text = t("fp_alarm_sent", { time: time(alert.raised_at) });
+  if (alert.cancelled_by) {
+    state = "cancelled";
+    text = t("fp_alarm_cancelled");
+  } else if (alert.acknowledged) {
+    state = "acked";
+    text = t("fp_alarm_acked", { who: alert.acknowledged_by || "", time: time(alert.acknowledged_at) });
+  } else if (alert.state === "resolved") {
+    state = "cancelled";
+    text = t("fp_alarm_resolved");
+  }
+  ui.alarmStatus.dataset.state = state;
+  ui.alarmText.textContent = text;
+  ui.cancel.hidden = state === "cancelled";
+}
+
+async function cancelAlarm() {
+  if (!following) return;
+  if (!confirm(t("fp_cancel_confirm"))) return;
+  try {
+    const alert = await api(`/api/v1/alerts/${encodeURIComponent(following.id)}/cancel`, {});
+    clearTimeout(following.timer);
+    showAlarm(alert);
+    ui.alarm.classList.remove("sent");
+  } catch (err) {
+    say(t("fp_cancel_failed", { reason: err.message }));
+  }
+}
+
+function bindLanguage() {
+  applyI18n(document);
+  const button = $("lang");
+  button.textContent = getLang() === "zh-CN" ? "EN" : "中文";
+  button.onclick = () => { setLang(getLang() === "zh-CN" ? "en" : "zh-CN"); location.reload(); };
 }
 
 ui.token.value = params.get("token") || localStorage.getItem("fh.field.token") || "";
@@ -159,6 +228,8 @@ if (params.has("token")) history.replaceState(null, "", location.pathname);  // 
 ui.start.addEventListener("click", start);
 ui.stop.addEventListener("click", stop);
 ui.alarm.addEventListener("click", alarm);
+ui.cancel.addEventListener("click", cancelAlarm);
+bindLanguage();
 window.addEventListener("pagehide", () => publisher?.stop());
 listCameras();
 if (params.get("autostart") === "1") start();

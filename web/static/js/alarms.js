@@ -1,7 +1,7 @@
 // The alarm feed: live alerts (kind, source, time, confidence, snapshot thumbnail), newest
 // first, deduplicated on alert_id; acknowledge (operators); unacknowledged alerts colour
 // their source red in the tree and on the wall.
-import { $, el, formatTime, throttle } from "./util.js";
+import { el, formatTime, throttle, toast } from "./util.js";
 import { t } from "./i18n.js";
 
 const MAX_ITEMS = 200;       // the feed keeps the newest alerts only
@@ -61,7 +61,7 @@ export class AlarmFeed {
       this.render();
       return updated;
     } catch (err) {
-      alertError(t("ack_failed", { reason: err.message }));
+      toast(t("ack_failed", { reason: err.message }), 5000);
       return null;
     }
   }
@@ -99,7 +99,7 @@ export class AlarmFeed {
     if (this.available) this.empty.textContent = this.unackedOnly ? t("no_unacked") : t("no_alerts");
     const existing = new Map([...this.list.children].map((li) => [li.dataset.alertId, li]));
     const nodes = items.map((a) => {
-      const sig = `${a.updated_at}|${a.acknowledged}|${a.state}|${a.review}|${this.store.name(a.source_id)}`;
+      const sig = `${a.updated_at}|${a.acknowledged}|${a.state}|${a.review}|${this.store.name(a.source_id)}|${a._new}`;
       const old = existing.get(a.alert_id);
       if (old && old._sig === sig) return old;
       const li = this._item(a);
@@ -112,13 +112,17 @@ export class AlarmFeed {
   _item(a) {
     const conf = Math.round((a.confidence || 0) * 100);
     const canAck = this.api.can("operate") && !a.acknowledged;
-    const thumb = el("img", { class: "thumb", alt: "", loading: "lazy", decoding: "async",
-                              src: this.api.mediaUrl(a.snapshot_url) });
+    const thumb = a.snapshot_url
+      ? el("img", { class: "thumb", alt: "", loading: "lazy", decoding: "async", src: this.api.mediaUrl(a.snapshot_url) })
+      : el("div", { class: "thumb missing" });
     thumb.addEventListener("error", () => thumb.classList.add("missing"), { once: true });
+    // styled by state (new / acknowledged / resolved); the kind is the badge only
+    const state = a.state === "resolved" ? "resolved" : a.acknowledged ? "acked" : "new";
     const li = el("li", {
-      class: `alert kind-${a.kind}${a.acknowledged ? " acked" : ""}${a._new ? " new" : ""}`,
+      class: `alert state-${state}${a._new ? " fresh" : ""}`,
       tabindex: "0",
-      dataset: { alertId: a.alert_id, sourceId: a.source_id, kind: a.kind, acknowledged: String(!!a.acknowledged) },
+      dataset: { alertId: a.alert_id, sourceId: a.source_id, kind: a.kind, state,
+                 acknowledged: String(!!a.acknowledged) },
     },
       thumb,
       el("div", { class: "a-body" },
@@ -128,7 +132,7 @@ export class AlarmFeed {
         el("div", { class: "a-source", title: a.source_id, text: this.store.name(a.source_id) }),
         el("div", { class: "a-line muted" },
           el("span", { text: a.kind === "manual" ? (a.message || t("manual_alarm")) : `${t("confidence")} ${conf}%` }),
-          el("span", { text: a.state === "resolved" ? t("alert_state_resolved") : "" }),
+          el("span", { text: a.state === "resolved" ? (a.cancelled_by ? t("cancelled_by", { who: a.cancelled_by }) : t("alert_state_resolved")) : "" }),
           a.acknowledged ? el("span", { class: "a-acked", text: "✓ " + (a.acknowledged_by || t("acked")) }) : null)),
       canAck ? el("button", { class: "ack", type: "button", text: t("acknowledge"), title: t("acknowledge") }) : null);
     return li;
@@ -139,17 +143,9 @@ export class AlarmFeed {
     if (!li) return;
     const alert = this.alerts.get(li.dataset.alertId);
     if (!alert) return;
-    if (alert._new) { alert._new = false; li.classList.remove("new"); }
+    if (alert._new) { alert._new = false; li.classList.remove("fresh"); }
     if (ev.target.closest(".ack")) { ev.stopPropagation(); this.acknowledge(alert); return; }
     this.onOpen(alert);
   }
 }
 
-function alertError(text) {
-  const bar = $("#toast");
-  if (!bar) return;
-  bar.textContent = text;
-  bar.hidden = false;
-  clearTimeout(bar._timer);
-  bar._timer = setTimeout(() => { bar.hidden = true; }, 5000);
-}

@@ -11,10 +11,12 @@ const ROLE_ACTIONS = {
 };
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, detail = {}) {
     super(message || code || String(status));
     this.status = status;
     this.code = code;
+    this.field = detail.field || null;   // validation errors: the field
+    this.reason = detail.reason || null; // ... and what is wrong with it (i18n.js validationText)
   }
 }
 
@@ -72,12 +74,15 @@ export class Api {
     if (resp.ok) return resp.status === 204 ? null : resp.json();
     let code = "http_" + resp.status;
     let message = `${method} ${path}: ${resp.status}`;
+    let detail = {};
     try {
       const err = (await resp.json()).error;
-      if (err) { code = err.code || code; message = err.message || message; }
+      if (err) { code = err.code || code; message = err.message || message; detail = err; }
     } catch (e) { /* not JSON */ }
-    if (resp.status === 401 && this.onUnauthorized) this.onUnauthorized(message);
-    throw new ApiError(resp.status, code, message);
+    if (resp.status === 401 && this.onUnauthorized && !path.startsWith("/api/v1/auth/")) {
+      this.onUnauthorized(message);
+    }
+    throw new ApiError(resp.status, code, message, detail);
   }
 
   get(path) { return this.request("GET", path); }

@@ -52,11 +52,13 @@ export class ClipViewer {
     if (a.clip_url) {
       media.append(el("video", { class: "cv-clip", controls: true, autoplay: true, muted: true, loop: true,
                                  playsinline: true, preload: "auto", src: this.api.mediaUrl(a.clip_url) }));
+    } else if (a.evidence && a.evidence.clip === "unavailable") {
+      media.append(el("div", { class: "cv-noclip", text: t("clip_unavailable", { reason: a.evidence.reason || "" }) }));
     } else {
       media.append(el("div", { class: "cv-noclip", text: t("clip_pending") }));
       this._poll();
     }
-    media.append(snapshotWithBoxes(this.api.mediaUrl(a.snapshot_url), a.boxes, a.kind));
+    if (a.snapshot_url) media.append(snapshotWithBoxes(this.api.mediaUrl(a.snapshot_url), a.boxes, a.kind));
     const ack = this.api.can("operate") && !a.acknowledged
       ? el("button", { class: "primary", type: "button", text: t("acknowledge"),
                        onclick: () => this.onAck(a) }) : null;
@@ -76,7 +78,7 @@ export class ClipViewer {
                        onclick: () => this.close() })),
       media,
       el("footer", {},
-        el("span", { text: `${t("confidence")} ${Math.round((a.confidence || 0) * 100)}%` }),
+        a.kind === "manual" ? null : el("span", { text: `${t("confidence")} ${Math.round((a.confidence || 0) * 100)}%` }),
         el("span", { text: t("alert_state_" + a.state) }),
         a.message ? el("span", { class: "msg", text: a.message }) : null,
         a.acknowledged ? el("span", { class: "muted", text: t("acked_by", { who: a.acknowledged_by || "" }) }) : null,
@@ -92,7 +94,8 @@ export class ClipViewer {
       try {
         const fresh = await this.api.get("/api/v1/alerts/" + encodeURIComponent(id));
         if (this.alert && this.alert.alert_id === id) {
-          if (fresh.clip_url) { this.alert = fresh; this.render(); } else this._poll();
+          const settled = fresh.clip_url || (fresh.evidence && fresh.evidence.clip === "unavailable");
+          if (settled) { this.alert = fresh; this.render(); } else this._poll();
         }
       } catch (err) { this._poll(); }
     }, CLIP_POLL_MS);

@@ -2,6 +2,8 @@
 // reconnects by itself (with a visible message) when the stream drops or stalls.
 import { el, formatBitrate } from "./util.js";
 import { t } from "./i18n.js";
+import { icon } from "./icons.js";
+import { reasonText } from "./reasons.js";
 import { WhepSession } from "./whep.js";
 import { Playback } from "./playback.js";
 
@@ -11,11 +13,12 @@ const RESTART_MS = 8000;        // stalled this long: new WHEP session
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 
 export class Tile {
-  constructor(index, { api, store, onSelect, onClose, onDrop, onFullscreen, onUnauthorized }) {
+  constructor(index, { api, store, onSelect, onClose, onDrop, onFullscreen, onUnauthorized, onAudio }) {
     this.index = index;
     this.api = api;
     this.store = store;
-    this.hooks = { onSelect, onClose, onDrop, onFullscreen, onUnauthorized };
+    this.hooks = { onSelect, onClose, onDrop, onFullscreen, onUnauthorized, onAudio };
+    this.audible = false;
     this.sourceId = null;
     this.session = null;
     this.attempt = 0;
@@ -36,12 +39,17 @@ export class Tile {
     this.el = el("div", { class: "tile", dataset: { index: String(index), phase: "idle" }, tabindex: "0" },
       this.video,
       el("div", { class: "t-top" }, el("span", { class: "dot" }), this.nameEl, this.stateEl,
-        el("button", { class: "t-btn t-rec", type: "button", title: t("open_playback"), text: "⏪",
-                       onclick: (ev) => { ev.stopPropagation(); this.playback.open(); } }),
-        el("button", { class: "t-btn t-full", type: "button", title: t("fullscreen"), text: "⛶",
-                       onclick: (ev) => { ev.stopPropagation(); this.hooks.onFullscreen(this); } }),
-        el("button", { class: "t-btn t-close", type: "button", title: t("close_tile"), text: "✕",
-                       onclick: (ev) => { ev.stopPropagation(); this.hooks.onClose(this); } })),
+        el("button", { class: "t-btn t-rec", type: "button", title: t("open_playback"),
+                       onclick: (ev) => { ev.stopPropagation(); this.playback.open(); } }, icon("history")),
+        this.audioBtn = el("button", { class: "t-btn t-audio", type: "button", title: t("unmute"),
+                       onclick: (ev) => { ev.stopPropagation(); this.hooks.onAudio(this, !this.audible); } },
+                       icon("volume-off")),
+        el("button", { class: "t-btn t-snap", type: "button", title: t("tile_snapshot"),
+                       onclick: (ev) => { ev.stopPropagation(); this.saveSnapshot(); } }, icon("camera")),
+        el("button", { class: "t-btn t-full", type: "button", title: t("fullscreen"),
+                       onclick: (ev) => { ev.stopPropagation(); this.hooks.onFullscreen(this); } }, icon("fullscreen")),
+        el("button", { class: "t-btn t-close", type: "button", title: t("close_tile"),
+                       onclick: (ev) => { ev.stopPropagation(); this.hooks.onClose(this); } }, icon("close"))),
       el("div", { class: "t-bottom" }, this.infoEl),
       this.msgEl,
       el("div", { class: "t-index", text: String(index + 1) }));
@@ -79,8 +87,38 @@ export class Tile {
     this.watchTimer = setInterval(() => this._watch(), WATCH_MS);
   }
 
+  /** Hear this tile (a new WHEP session that also asks for audio) or mute it again. */
+  setAudible(on) {
+    if (on === this.audible) return;
+    this.audible = on;
+    this.video.muted = !on;
+    this.el.classList.toggle("audible", on);
+    this.audioBtn.replaceChildren(icon(on ? "volume-on" : "volume-off"));
+    this.audioBtn.title = t(on ? "mute" : "unmute");
+    if (this.sourceId) this._restart(null);
+  }
+
+  /** The current picture as a PNG download (name and time in the file name). */
+  saveSnapshot() {
+    const v = this.video;
+    if (!this.sourceId || !v.videoWidth) return null;
+    const canvas = el("canvas", { width: v.videoWidth, height: v.videoHeight });
+    canvas.getContext("2d").drawImage(v, 0, 0);
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+    const name = `${this.sourceId}-${stamp}.png`;
+    canvas.toBlob((blob) => {
+      if (!blob) return;
+      const a = el("a", { href: URL.createObjectURL(blob), download: name });
+      document.body.append(a);
+      a.click();
+      setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    }, "image/png");
+    return name;
+  }
+
   stop() {
     this.playback.close();
+    if (this.audible) this.setAudible(false);
     clearTimeout(this.retryTimer);
     clearInterval(this.watchTimer);
     this.retryTimer = this.watchTimer = null;
@@ -107,9 +145,14 @@ export class Tile {
     const st = this.store.state(this.sourceId);
     this.el.dataset.colour = this.store.colour(this.sourceId);
     this.stateEl.textContent = this.store.alarmed(this.sourceId) ? t("alarm") : t("state_" + st);
-    if ((st === "offline" || st === "error") && this.phase === "playing" && this._stalledFor() > 1000) {
+    const down = st === "offline" || st === "error";
+    const reason = this._hubReason();
+    this.el.dataset.reason = reason;
+    if (down && this.phase === "playing" && this._stalledFor() > 1000) {
       this._phase("stalled");
-      this._message(t("signal_lost"));
+      this._message(reason || t("signal_lost"));
+    } else if (reason && this.phase !== "playing") {
+      this._message(reason);  // the hub knows why: say so instead of "connecting…" forever
     }
     if ((st === "online" || st === "streaming") && this.phase === "stalled" && this._stalledFor() > STALL_MS) {
       this._restart(t("source_back"));  // the camera is back: don't wait for the stall timer
@@ -135,8 +178,8 @@ export class Tile {
     const sourceId = this.sourceId;
     this._closeSession();
     this._phase(this.attempt ? "reconnecting" : "connecting");
-    if (!this.attempt) this._message(t("connecting"));
-    const session = new WhepSession(sourceId, this.api);
+    if (!this.attempt) this._message(this._hubReason() || t("connecting"));
+    const session = new WhepSession(sourceId, this.api, { audio: this.audible });
     this.session = session;
     this.startedAt = performance.now();
     this.frames = this._decoded();
@@ -193,9 +236,16 @@ export class Tile {
     this.attempt++;
     if (reason !== null) {
       this._phase("reconnecting");
-      this._message(t("reconnecting", { reason: reason || "", n: this.attempt }));
+      this._message(this._hubReason() || t("reconnecting", { reason: reason || "", n: this.attempt }));
     }
     this.retryTimer = setTimeout(() => { if (this.sourceId) this._connect(); }, wait);
+  }
+
+  /** Why the hub says this source is down ("" while it is up or the hub says nothing). */
+  _hubReason() {
+    const st = this.store.state(this.sourceId);
+    if (st !== "offline" && st !== "error") return "";
+    return reasonText((this.store.status.get(this.sourceId) || {}).last_error);
   }
 
   _restart(reason) {

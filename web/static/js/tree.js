@@ -3,18 +3,20 @@
 // 20,000 sources scroll and update smoothly.
 import { el } from "./util.js";
 import { t } from "./i18n.js";
+import { icon } from "./icons.js";
 import { LIVE_STATES } from "./store.js";
 
 const OVERSCAN = 8;
 export const DRAG_TYPE = "application/x-fusionhub-source";
 
 export class SourceTree {
-  /** @param {HTMLElement} root scroll container; onPlay(id), onPlayGroup(ids) */
-  constructor(root, store, { onPlay, onPlayGroup }) {
+  /** @param {HTMLElement} root scroll container; onPlay(id), onPlayGroup(ids), onTourGroup(ids, path) */
+  constructor(root, store, { onPlay, onPlayGroup, onTourGroup }) {
     this.root = root;
     this.store = store;
     this.onPlay = onPlay;
     this.onPlayGroup = onPlayGroup;
+    this.onTourGroup = onTourGroup || (() => {});
     this.query = "";
     this.stateFilter = "";
     this.collapsed = new Set(JSON.parse(localStorage.getItem("fh.tree.collapsed") || "[]"));
@@ -180,7 +182,8 @@ export class SourceTree {
         g.alarm ? el("span", { class: "galarm", title: t("alarmed_count"), text: "● " + g.alarm }) : null,
         el("span", { class: "count", title: t("count_title"),
                      text: filtered ? `${g.match} / ${g.total}` : `${g.live} / ${g.total}` }),
-        el("button", { class: "gplay", type: "button", title: t("play_group"), text: "▶" })].filter(Boolean));
+        el("button", { class: "gtour", type: "button", title: t("tour_group") }, icon("tour")),
+        el("button", { class: "gplay", type: "button", title: t("play_group") }, icon("play"))].filter(Boolean));
       return;
     }
     const src = r.src;
@@ -214,6 +217,7 @@ export class SourceTree {
     const g = this.groups.get(row.dataset.group);
     if (!g) return;
     if (ev.target.closest(".gplay")) { this.onPlayGroup(this.groupSources(g)); return; }
+    if (ev.target.closest(".gtour")) { this.onTourGroup(this.groupSources(g), g.path); return; }
     if (this.collapsed.has(g.path)) this.collapsed.delete(g.path); else this.collapsed.add(g.path);
     localStorage.setItem("fh.tree.collapsed", JSON.stringify([...this.collapsed].slice(0, 5000)));
     this._flatten();

@@ -95,3 +95,13 @@ export function withToken(url, token) {
   if (!url || !token) return url;
   return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
 }
+
+/** A short message at the bottom of the page (`#toast`), gone after `ms`. */
+export function toast(text, ms = 4000) {
+  const bar = document.getElementById("toast");
+  if (!bar) return;
+  bar.textContent = text;
+  bar.hidden = false;
+  clearTimeout(bar._timer);
+  bar._timer = setTimeout(() => { bar.hidden = true; }, ms);
+}

@@ -1,6 +1,6 @@
 // Entry point of the video wall page: sign in, load the sources, open the events socket,
 // build the tree, the wall, the alarm feed and the clip viewer, and wire them together.
-import { $, $$, debounce } from "./util.js";
+import { $, $$, debounce, el, toast } from "./util.js";
 import { t } from "./i18n.js";
 import { Api } from "./api.js";
 import { sessionExpired, signIn } from "./session.js";
@@ -11,6 +11,11 @@ import { LayoutStore, wallFromUrl, wallUrl } from "./layouts.js";
 import { LiveEvents } from "./events.js";
 import { AlarmFeed } from "./alarms.js";
 import { ClipViewer } from "./clipview.js";
+import { AlarmPopup } from "./alarm-popup.js";
+import { AlarmSound } from "./alarm-sound.js";
+import { AlarmActions } from "./alarm-actions.js";
+import { icon } from "./icons.js";
+import { Tour } from "./tour.js";
 
 const api = new Api();
 const store = new SourceStore({ interval: 250 });
@@ -29,18 +34,53 @@ async function main() {
                                      onChange: () => renderPresets(layouts, wall) });
   const tree = new SourceTree($("#tree"), store, {
     onPlay: (id) => wall.play(id),
-    onPlayGroup: (ids) => wall.playMany(ids),
+    onPlayGroup: (ids) => wall.playMany(ids, (need, free) => confirm(t("replace_wall", { n: need, free }))),
+    onTourGroup: (ids, path) => askTour(ids, path),
   });
+  let tour = null;
+  const stopTour = () => { if (tour) tour.stop(); tour = null; app.tour = null; $("#tour-status").hidden = true; };
+  function askTour(ids, name) {
+    const dialog = $("#tour-dialog");
+    const form = $("#tour-form");
+    $("#tour-what").textContent = t("tour_what", { name, n: ids.length });
+    dialog.onclose = () => {
+      if (dialog.returnValue !== "start") return;
+      stopTour();
+      tour = new Tour(wall, ids, { target: form.target.value, interval: +form.interval.value, name }).start();
+      app.tour = tour;
+      const chip = $("#tour-status");
+      chip.replaceChildren(t("touring", { name, s: tour.interval }), " ",
+        el("button", { type: "button", class: "link", text: t("tour_stop"), onclick: stopTour }));
+      chip.hidden = false;
+    };
+    dialog.showModal();
+  }
   const viewer = new ClipViewer($("#clipview"), { api, store, onAck: async (a) => {
     const updated = await feed.acknowledge(a);
     if (updated) viewer.update(updated);
   }, onPlayback: (a) => { viewer.close(); playBefore(wall, a.source_id, a.raised_at); } });
   const feed = new AlarmFeed($("#feed"), {
     api, store,
-    onOpen: (alert) => { wall.play(alert.source_id); viewer.open(alert); },
+    onOpen: (alert) => openAlert(alert),
     onCount: (n) => { const badge = $("#alarm-count"); badge.textContent = String(n); badge.hidden = n === 0; },
   });
-  Object.assign(app, { wall, tree, feed, viewer, layouts });
+  const putOnWall = (alert) => wall.offer(alert.source_id, () =>
+    confirm(t("replace_tile", { name: store.name(alert.source_id), n: wall.selected + 1 })));
+  const popup = new AlarmPopup($("#alarm-popup"), {
+    api, store, onWall: putOnWall, onAck: (a) => feed.acknowledge(a),
+    onClip: (a) => { popup.dismiss(a.alert_id); viewer.open(a); },
+  });
+  // an alert opened from the feed or the pop-up: on the wall (a free tile, or after asking)
+  // and in the viewer; its pop-up is done
+  function openAlert(alert) {
+    putOnWall(alert);
+    popup.dismiss(alert.alert_id);
+    viewer.open(alert);
+  }
+  const sound = new AlarmSound(api);
+  const actions = new AlarmActions(api, layouts);
+  bindAlarmControls(sound, actions);
+  Object.assign(app, { wall, tree, feed, viewer, layouts, popup, sound, actions });
 
   // layout buttons, presets, link
   $$("#layouts button").forEach((b) => b.addEventListener("click", () => wall.setLayout(+b.dataset.layout)));
@@ -52,12 +92,15 @@ async function main() {
     try { await navigator.clipboard.writeText(url); toast(t("link_copied")); } catch (err) { prompt(t("copy_link"), url); }
   });
   $("#clear-wall").addEventListener("click", () => wall.clear());
+  $("#undo").addEventListener("click", () => wall.undo());
+  wall.onHistory = (depth) => { $("#undo").disabled = depth === 0; };
 
   // the wall from the deep link, else the user's last wall
   const initial = wallFromUrl() || layouts.last || { layout: 4, sources: [] };
   const at = Number(new URLSearchParams(location.search).get("at"));  // /?sources=id&at=ts
   store.onChange((pending) => {
     tree.update();
+    feed.render();  // names from the registry, also for alerts loaded before the sources
     wall.refresh(pending.all ? null : pending.ids);
     syncLayoutButtons();
   });
@@ -70,7 +113,7 @@ async function main() {
 
   // the wall starts at once; sources stream in page by page (the tree grows as they come),
   // the events socket colours them (its snapshot is authoritative once it arrives)
-  wall.apply(initial);
+  wall.apply(initial, { undoable: false });
   syncLayoutButtons();
   if (at > 0 && initial.sources[0]) wall.tiles[0].playback.open(at);
   setConn("connecting");
@@ -95,7 +138,12 @@ async function main() {
     alert: (msg) => {
       const alert = feed.onEvent(msg);
       viewer.update(alert);
-      if (msg.event === "raised") flashAlarm();
+      popup.update(alert);
+      if (msg.event === "raised") {
+        flashAlarm();
+        sound.play(alert.kind);
+        if (actions.apply(alert, wall)) popup.show(alert);
+      }
     },
     connection: setConn,
   });
@@ -166,6 +214,17 @@ function renderPresets(layouts, wall) {
 function playBefore(wall, sourceId, raisedAt) {
   const tile = wall.play(sourceId);
   if (tile) tile.playback.open(raisedAt - 300);
+function bindAlarmControls(sound, actions) {
+  const button = $("#sound");
+  const show = () => {
+    button.replaceChildren(icon(sound.enabled ? "bell" : "bell-off"));
+    button.setAttribute("aria-pressed", String(sound.enabled));
+    button.title = t(sound.enabled ? "sound_on" : "sound_off");
+    button.dataset.blocked = t("sound_click");
+  };
+  button.addEventListener("click", () => { sound.setEnabled(!sound.enabled); show(); });
+  show();
+  $("#alarm-settings-open").addEventListener("click", () => actions.edit());
 }
 
 function setConn(state) {
@@ -181,12 +240,5 @@ function flashAlarm() {
   badge.classList.add("flash");
 }
 
-function toast(text) {
-  const bar = $("#toast");
-  bar.textContent = text;
-  bar.hidden = false;
-  clearTimeout(bar._timer);
-  bar._timer = setTimeout(() => { bar.hidden = true; }, 4000);
-}
 
 main().catch((err) => { console.error(err); toast(String(err.message || err)); });

@@ -4,6 +4,8 @@ import { Tile } from "./tile.js";
 import { LAYOUTS, wallUrl } from "./layouts.js";
 import { DRAG_TYPE } from "./tree.js";
 
+const UNDO_DEPTH = 20;
+
 export class Wall {
   constructor(root, { api, store, layouts, onUnauthorized, onChange }) {
     this.root = root;
@@ -12,6 +14,8 @@ export class Wall {
     this.layouts = layouts;
     this.onUnauthorized = onUnauthorized;
     this.onChange = onChange || (() => {});
+    this.onHistory = () => {};  // undo depth changed (the undo button)
+    this.history = [];          // walls before the last layout changes, newest last
     this.tiles = [];
     this.assigned = new Array(25).fill("");  // kept when the layout shrinks, resumed when it grows
     this.layout = 4;
@@ -27,8 +31,9 @@ export class Wall {
 
   get wall() { return { layout: this.layout, sources: this.assigned.slice(0, this.layout) }; }
 
-  setLayout(n, { persist = true } = {}) {
+  setLayout(n, { persist = true, undoable = true } = {}) {
     if (!LAYOUTS.includes(n)) return;
+    if (undoable && persist && n !== this.layout) this._remember();
     this.layout = n;
     this.root.dataset.layout = String(n);
     while (this.tiles.length < n) this._addTile();
@@ -42,12 +47,27 @@ export class Wall {
     if (persist) this._persist();
   }
 
-  /** Load a whole wall (deep link, saved preset). */
-  apply(wall) {
+  /** Load a whole wall (deep link, saved preset, group); undoable unless told otherwise. */
+  apply(wall, { undoable = true } = {}) {
+    if (undoable) this._remember();
     this.assigned = new Array(25).fill("");
     wall.sources.forEach((id, i) => { if (i < 25) this.assigned[i] = id || ""; });
     for (let i = 0; i < this.tiles.length; i++) if (this.tiles[i].sourceId !== this.assigned[i]) this.tiles[i].stop();
-    this.setLayout(wall.layout);
+    this.setLayout(wall.layout, { undoable: false });
+  }
+
+  /** Back to the wall before the last layout change (layout, preset, group, clear). */
+  undo() {
+    const previous = this.history.pop();
+    if (!previous) return false;
+    this.apply(previous, { undoable: false });
+    return true;
+  }
+
+  _remember() {
+    this.history.push({ layout: this.layout, sources: this.assigned.slice(0, 25) });
+    if (this.history.length > UNDO_DEPTH) this.history.shift();
+    this.onHistory(this.history.length);
   }
 
   /** Play `id` in the first empty tile, else the selected one; the selection moves on. */
@@ -61,10 +81,36 @@ export class Wall {
     return this.tiles[index];
   }
 
-  /** Fill the wall with `ids` (a group), growing the layout to fit. */
-  playMany(ids) {
+  /**
+   * Put `id` on the wall without losing what the operator watches: where it already plays,
+   * else a free tile, else the selected tile after `ask()` agrees. Returns the tile or null.
+   */
+  offer(id, ask) {
+    const existing = this.tiles.slice(0, this.layout).find((tile) => tile.sourceId === id);
+    const free = this.assigned.slice(0, this.layout).findIndex((s) => !s);
+    if (existing || free >= 0) return this.play(id);
+    if (!ask()) return null;
+    this.playAt(this.selected, id);
+    return this.tiles[this.selected];
+  }
+
+  /**
+   * A group on the wall: into the free tiles when they hold it all (what plays stays), else
+   * — after `ask()` agrees — a layout that fits it replaces the wall (undo brings it back).
+   */
+  playMany(ids, ask = () => true) {
+    const missing = ids.filter((id) => !this.assigned.slice(0, this.layout).includes(id));
+    const free = this.assigned.slice(0, this.layout).map((s, i) => (s ? -1 : i)).filter((i) => i >= 0);
+    if (missing.length <= free.length) {
+      this._remember();
+      missing.forEach((id, k) => { this.assigned[free[k]] = id; this.tiles[free[k]].play(id); });
+      this._persist();
+      return true;
+    }
+    if (!ask(missing.length, free.length)) return false;
     const fit = LAYOUTS.find((n) => n >= ids.length) || 25;
     this.apply({ layout: Math.max(fit, 1), sources: ids.slice(0, 25) });
+    return true;
   }
 
   playAt(index, id) {
@@ -77,10 +123,18 @@ export class Wall {
     this.assigned[index] = "";
     this.tiles[index].stop();
     if (this.maximized === this.tiles[index]) this._unmaximize();
+    // ✕ in real full screen: back to the layout, not a black full-screen tile
+    if (document.fullscreenElement === this.tiles[index].el) document.exitFullscreen().catch(() => {});
     this._persist();
   }
 
+  /** Hear one tile (the others are muted: one at a time), or mute it. */
+  setAudible(index, on) {
+    this.tiles.forEach((tile, i) => tile.setAudible(on && i === index));
+  }
+
   clear() {
+    this._remember();
     this.assigned.fill("");
     for (const tile of this.tiles) tile.stop();
     this._persist();
@@ -117,6 +171,7 @@ export class Wall {
       onSelect: (t) => this.select(t.index),
       onClose: (t) => this.close(t.index),
       onFullscreen: (t) => this.toggleFullscreen(t),
+      onAudio: (t, on) => this.setAudible(t.index, on),
       onUnauthorized: this.onUnauthorized,
       onDrop: (t, ev) => this._drop(t, ev),
     });

@@ -1,4 +1,5 @@
-// WHEP client (RFC 9725 shape): receive-only H.264 video, non-trickle offer/answer.
+// WHEP client (RFC 9725 shape): receive-only H.264 video, and Opus audio when asked
+// (`{ audio: true }`: the tile that is unmuted), non-trickle offer/answer.
 
 export class WhepError extends Error {
   constructor(status, message, retryAfter) {
@@ -11,9 +12,10 @@ export class WhepError extends Error {
 const GATHER_TIMEOUT_MS = 1000;
 
 export class WhepSession {
-  constructor(sourceId, api) {
+  constructor(sourceId, api, { audio = false } = {}) {
     this.sourceId = sourceId;
     this.api = api;
+    this.audio = audio;
     this.pc = null;
     this.location = null;
     this.closed = false;
@@ -25,7 +27,10 @@ export class WhepSession {
     this.pc = pc;
     const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
     preferH264(transceiver);
-    pc.ontrack = (ev) => onTrack(ev.streams[0] || new MediaStream([ev.track]));
+    // audio only for a listened tile: a muted wall costs the hub no AAC→Opus transcoders
+    if (this.audio) pc.addTransceiver("audio", { direction: "recvonly" });
+    const stream = new MediaStream();
+    pc.ontrack = (ev) => { stream.addTrack(ev.track); onTrack(stream); };
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
     if (this.closed) throw new WhepError(0, "closed");

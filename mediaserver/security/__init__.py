@@ -1,0 +1,1 @@
+"""Transport and account security: TLS certificates, password hashing."""
