@@ -61,7 +61,7 @@ def test_refusal_headers_and_extra():
     busy = refusal(ApiError(429, "busy", "later", retry_after=5))
     assert busy.headers == {"Retry-After": "5"} and busy.extra == {}
     invalid = refusal(SourceValidationError("group", "bad path"))
-    assert invalid.extra == {"field": "group"}
+    assert invalid.extra == {"field": "group", "reason": "invalid"}
 
 
 @pytest.mark.parametrize("exc", [
