@@ -331,6 +331,7 @@ def _routes() -> list[Declaration]:
 NOT_IN_API: dict[tuple[str, str], str] = {
     ("GET", "/"): "the video wall page",
     ("GET", "/review"): "the clip review page",
+    ("GET", "/admin"): "the admin page (sources, import, groups, users, device tokens)",
     ("GET", "/field/"): "the field page",
     ("GET", "/field"): "redirect to /field/ (field page static files share the prefix)",
     ("GET", "/static"): "the web app's modules and styles",
