@@ -45,7 +45,7 @@ class ClipWriter:
         self.tmp = self.path.with_name(f".{self.path.stem}.{secrets.token_hex(4)}.part.mp4")
         self._track = track
         self._base: int | None = None
-        self._last_pts: int | None = None
+        self._last_dts: int | None = None
         self._pending: AccessUnit | None = None
         self.bytes = 0
         self.frames = 0
@@ -77,13 +77,13 @@ class ClipWriter:
             if self._base is None:
                 if not au.keyframe:
                     continue
-                self._base = au.pts
+                self._base = au.dts
                 self._set_extradata(au)
-            if self._last_pts is not None and au.pts <= self._last_pts:
+            if self._last_dts is not None and au.dts <= self._last_dts:
                 continue  # never a negative duration
-            self._last_pts = au.pts
+            self._last_dts = au.dts
             if self._pending is not None:
-                self._mux(self._pending, au.pts - self._pending.pts)
+                self._mux(self._pending, au.dts - self._pending.dts)
             self._pending = au
 
     def _mux(self, au: AccessUnit, duration: int) -> None:
@@ -91,7 +91,9 @@ class ClipWriter:
         packet = av.Packet(au.annexb)
         packet.stream = self._stream
         packet.time_base = self._stream.time_base
-        packet.pts = packet.dts = au.pts - self._base
+        # presentation order may differ from decode order (B-frames): both are written
+        packet.pts = au.pts - self._base
+        packet.dts = au.dts - self._base
         packet.duration = max(1, duration)
         packet.is_keyframe = au.keyframe
         try:
@@ -103,9 +105,9 @@ class ClipWriter:
 
     @property
     def seconds(self) -> float:
-        if self._base is None or self._last_pts is None:
+        if self._base is None or self._last_dts is None:
             return 0.0
-        return (self._last_pts - self._base) / VIDEO_CLOCK_RATE
+        return (self._last_dts - self._base) / VIDEO_CLOCK_RATE
 
     def close(self) -> Path:
         """Finish, fsync, rename into place and fsync the directory; returns the path."""
