@@ -6,8 +6,8 @@ parameter sets by NAL kind (an SPS/PPS/VPS that changes updates the :class:`Vide
 size taken from the SPS), unwraps the 32-bit RTP timestamps to 90 kHz pts, derives the
 decode timestamps (:class:`~mediaserver.protocols.dts.DtsExtractor`: RTP carries presentation
 times, out of order with B-frames) and hands every :class:`AccessUnit` to its ``publish``
-callback. The owners (the pull client, the push
-publisher session) subclass or wrap it for their own counters and session handling.
+callback. The owners (the pull client, the push publisher session) subclass or wrap it for
+their own counters and session handling.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ the ``(n - k)``-th smallest presentation timestamp seen is a valid DTS for the `
 unit: it increases strictly and is at most its PTS. The first ``k`` units get DTS one frame
 apart below the first PTS. The depth starts from a hint (0 for an H.264 Baseline stream, which
 has no B-frames, otherwise 2: IBBP and x264's B-pyramid) and grows when a picture arrives later
-than the depth allows; that one unit then gets a DTS just above the previous one.
+than the depth allows; that one unit then gets a DTS just above the previous one (and above
+its own PTS: the only invalid pair, once per depth step, bounded by :data:`MAX_REORDER_DEPTH`).
 """
 
 from __future__ import annotations
