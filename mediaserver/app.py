@@ -6,17 +6,19 @@ Start order (each step may use the ones before it):
 2. sources from the config file merged into the registry
 3. access control, stream manager (on-demand pulls + supervisor), always-on sources, the
    publisher lifecycle of pushed sources (claims, silence, grace periods), analytics (alert
-   store + outbox replay, detector process, samplers + recorder)
+   store + outbox replay, detector process, samplers + recorder), continuous recording (crash
+   repair of open segments, recorders, retention, free-space floor)
 4. probe scheduler (colours idle cameras)
 5. RTSP re-serve and RTSP push (ANNOUNCE/RECORD), RTMP push
 6. HTTP: REST API, WebSocket events, WHEP, snapshots, metrics, health, OpenAPI, web app
 
 Shutdown runs in the reverse order, which is the documented order for this server: stop
 accepting HTTP (signalling endpoints), close WebRTC peer connections, stop the RTMP server and
-the RTSP server (their publishers and readers), stop probes, end pushed publishers' claims and
-grace periods, stop ingest (publishers, supervisors), stop analytics (samplers, finish
-clips in progress, detector process, flush the alert outbox), flush status, close Redis. Each
-step is bounded; a step that fails is logged and the next one still runs.
+the RTSP server (their publishers and readers), stop probes, stop recorders (open segments
+finished), end pushed publishers' claims and grace periods, stop ingest (publishers, supervisors),
+stop analytics (samplers, finish clips in progress, detector process, flush the alert outbox),
+flush status, close Redis. Each step is bounded; a step that fails is logged and the next one
+still runs.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from .api.location import LocationApi
 from .api.metrics import MetricsApi, stream_collector
 from .api.node_metrics import probe_collector, rtsp_collector, webrtc_collector
 from .api.openapi import OpenApiApi
+from .api.recording_metrics import recording_collector
+from .api.recordings import RecordingsApi
 from .api.snapshot import SnapshotApi
 from .api.sources import SourcesApi
 from .api.webapp import WebApp
@@ -59,6 +63,7 @@ from .ingest.factory import publisher_for_source
 from .ingest.rtmp_server import RtmpServer
 from .ingest.rtsp_probe import probe_rtsp
 from .metrics import Metrics
+from .record.service import RecordingService
 from .registry.probe_scheduler import ProbeScheduler
 from .registry.sources import SourceRegistry
 from .registry.status import StatusBoard
@@ -159,6 +164,13 @@ class Hub:
         self._on_close("push", self.push.aclose)  # closed before ingest, after the servers
         self._spawn(self._report_live_counters(), "status-counters")
         await self.analytics.start()  # ConfigError when a model file is missing or broken
+        # recorders subscribe like viewers: recorded sources stay pulled without viewers;
+        # closed before ingest, so every open segment is finished first
+        self.recordings = RecordingService(s.recording, data_dir=s.data_dir,
+                                           manager=self.manager, registry=self.registry,
+                                           redis=client, prefix=s.redis.prefix)
+        await self.recordings.start()
+        self._on_close("recordings", self.recordings.aclose)
 
         # 4. probes
         if s.probe.enabled:
@@ -238,6 +250,8 @@ class Hub:
                         prefix=s.redis.prefix).add_routes(app)
         self.whep.add_routes(app)
         self.analytics.add_routes(app)
+        RecordingsApi(self.recordings, self.access, data_dir=s.data_dir).add_routes(app)
+        self.metrics.add_collector(recording_collector(self.recordings))
         self.metrics.add_collector(transcode_collector(self.transcoders))
         self.metrics.add_collector(audio_transcode_collector(self.audio_transcoders))
         if self.whip_publish is not None:
@@ -260,13 +274,15 @@ class Hub:
         source = await self.registry.get(source_id)
         if source is None:
             raise SourceNotFound(source_id)
-        return publisher_for_source(source, self.pull)
+        # off the loop: a file:// URL is resolved on disk against pull.file_roots
+        return await asyncio.to_thread(publisher_for_source, source, self.pull)
 
     async def _source_changed(self, kind: str, source_id: str) -> None:
         """Called by the sources API after a write: ``created``, ``updated`` (url, publish,
         always_on or transport changed), ``metadata`` (other fields) or ``deleted``."""
         if kind == "deleted":
             await self.analytics.source_changed(kind, source_id)
+            await self.recordings.source_changed(kind, source_id)
             await self.manager.stop(source_id)
             self.status.forget(source_id)
             return
@@ -278,8 +294,9 @@ class Hub:
                 await self.manager.ensure_started(source_id, always_on=True)
             elif source is not None and source.url and self.probes is not None:
                 self.probes.probe_now(source_id)
-        # start, restart or stop sampling (analytics settings live in the source record)
+        # start, restart or stop sampling and recording (settings live in the source record)
         await self.analytics.source_changed(kind, source_id)
+        await self.recordings.source_changed(kind, source_id)
 
     async def _report_live_counters(self) -> None:
         while True:

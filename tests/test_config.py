@@ -14,6 +14,7 @@ def test_default_config_file_loads_and_matches_the_models():
     assert settings.rtsp.port == 8554
     assert settings.auth.mode == "jwt"
     assert settings.redis.url is None
+    assert settings.recording.segment == 60 and settings.recording.default.mode == "off"
 
 
 def test_environment_overrides_the_file(monkeypatch):

@@ -44,6 +44,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              _lazy("analytics", "analytics_budget"), {}),
     Scenario("registry", "bulk import of --sources sources, listing, and probe load "
              "against the camera farm", _lazy("registry", "registry"), {}),
+    Scenario("recording", "streams pulled, then recorded continuously (CPU, disk bytes per "
+             "stream-hour), playback time to first picture, 7-day index queries over "
+             "--sources sources", _lazy("recording", "recording"),
+             {"profile": "main720", "streams_start": 2, "stream_step": 2, "max_streams": 6,
+              "hold": 20.0, "time_limit": 420.0, "sources": 100}),
     Scenario("side-by-side", "the fan-out workload against the hub and Janus 1.1 (streaming "
              "plugin, RTSP mountpoint) in a network namespace; CPU per packet ratio",
              _lazy("side_by_side", "side_by_side"), {"profile": "main720"}),

@@ -146,10 +146,15 @@ def _schemas() -> dict[str, Schema]:
         schemas[model.__name__] = generated
     for model_name, field in bodies.SOURCE_LISTS.items():
         schemas[model_name]["properties"][field] = {"type": "array", "items": _ref("Source")}
+    from .openapi_recording import recording_schemas
+
+    schemas.update(recording_schemas())
     return schemas
 
 
 def _parameters() -> dict[str, Schema]:
+    from .openapi_recording import recording_parameters
+
     def query(name: str, schema: Schema, description: str) -> Schema:
         return {"name": name, "in": "query", "required": False, "schema": schema,
                 "description": description}
@@ -176,6 +181,7 @@ def _parameters() -> dict[str, Schema]:
         "Width": query("width", {"type": "integer", "minimum": 1}, "Scale down to this width"),
         "Token": query("token", {"type": "string"}, "Bearer token for clients that cannot "
                        "set headers (browsers' WebSocket, <video>)"),
+        **recording_parameters(),
     }
 
 
@@ -307,8 +313,9 @@ _PLACEHOLDER = re.compile(r"\{[^}]*\}")
 def declarations() -> list[Declaration]:
     """Every route's declaration, in document order."""
     from .openapi_field import field_routes
+    from .openapi_recording import recording_routes
 
-    return [*_routes(), *field_routes()]
+    return [*_routes(), *field_routes(), *recording_routes()]
 
 
 def _shape(method: str, path: str) -> tuple[str, str]:
@@ -362,7 +369,7 @@ def build_openapi(version: str, router: web.UrlDispatcher) -> dict[str, Any]:
                  "WebRTC viewing (WHEP). See docs/api.md for roles, scopes and flows.",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "tags": [{"name": n} for n in ("sources", "events", "whep", "alerts", "field",
-                                        "meta")],
+                                        "recordings", "meta")],
         "paths": paths,
         "components": {
             "schemas": _schemas(),

@@ -15,8 +15,8 @@ A source outside the caller's groups answers 404, exactly like a missing one. Re
 sources through :func:`~mediaserver.registry.sources.public_view` (no URL credentials).
 ``on_change(kind, source_id)`` is awaited after each write with kind ``created``, ``updated``
 (url, publish, always_on or transport changed: the stream must restart), ``metadata`` (only
-other fields changed: name, group, tags...) or ``deleted``. A bulk import reports ``created``
-and ``updated`` rows only.
+other fields changed: name, group, tags, recording...) or ``deleted``; a bulk import reports
+its rows the same way (rows written unchanged are ``metadata`` too).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from ..registry.sources import (
     EXISTS,
     MEDIA_CHANGED,
     STATES,
+    UPDATED,
     SourceExists,
     SourceRegistry,
     public_view,
@@ -142,7 +143,9 @@ class SourcesApi:
     @api_handler
     async def create_source(self, request: web.Request) -> web.Response:
         principal = await self._principal(request, "admin")
-        source = self.registry.validate(await read_json_object(request))
+        body = await read_json_object(request)
+        # off the loop: a file:// URL is resolved on disk against pull.file_roots
+        source = await asyncio.to_thread(self.registry.validate, body)
         self._require_group(principal, source.group)
         try:
             await self.registry.put(source, create_only=True)
@@ -238,6 +241,8 @@ class SourcesApi:
             counts[result] = counts.get(result, 0) + 1
             if result in (CREATED, MEDIA_CHANGED):
                 await self._notify("created" if result == CREATED else "updated", source.id)
+            elif result == UPDATED:
+                await self._notify("metadata", source.id)
         errors.sort(key=lambda e: e.row)
         imported = len(allowed) - counts[EXISTS]
         logger.info("import (%s): %d written, %d failed", fmt, imported, len(errors))

@@ -16,6 +16,7 @@ from .analytics import AnalyticsConfig
 from .media import ProbeConfig, PullConfig, StreamsConfig, WebRtcConfig
 from .network import HttpConfig, RtspConfig
 from .push import PushConfig, RtmpConfig
+from .recording import RecordingConfig
 from .services import AuthConfig, LogConfig, RedisConfig
 from .sources import AnalyticsSettings, Location, SourceConfig
 from .transcode import TranscodeConfig
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
     transcode: TranscodeConfig = Field(default_factory=TranscodeConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)
     sources: tuple[SourceConfig, ...] = Field((), title="Sources declared in the file "
                                               "(merged into the registry at start)")
 

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from .base import Section
+from .recording import RecordingPolicy
 
 SOURCE_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 GROUP_PATTERN = r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$"
@@ -36,6 +37,8 @@ class SourceConfig(Section):
     location: Location | None = None
     tags: tuple[str, ...] = ()
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    recording: RecordingPolicy | None = Field(None, title="Recording policy; null: the "
+                                              "group's or the node's default")
 
     @field_validator("group")
     @classmethod

@@ -63,13 +63,10 @@ class ClipWriter:
         self._extradata_set = False
 
     def _set_extradata(self, au: AccessUnit) -> None:
-        # Annex-B parameter sets: the mp4 muxer turns them into avcC/hvcC and the packets into
-        # length-prefixed NAL units
-        sets = [n for n in au.nalus if _is_parameter_set(au.codec, n)] or \
-            list(self._track.parameter_sets)
-        if not sets:
+        extradata = annexb_extradata(au, self._track)
+        if extradata is None:
             raise ClipError("no parameter sets for the clip's first keyframe")
-        self._stream.codec_context.extradata = b"".join(b"\x00\x00\x00\x01" + n for n in sets)
+        self._stream.codec_context.extradata = extradata
         self._extradata_set = True
 
     def write(self, aus: list[AccessUnit]) -> None:
@@ -88,14 +85,7 @@ class ClipWriter:
 
     def _mux(self, au: AccessUnit, duration: int) -> None:
         assert self._base is not None
-        packet = av.Packet(au.annexb)
-        packet.stream = self._stream
-        packet.time_base = self._stream.time_base
-        # presentation order may differ from decode order (B-frames): both are written
-        packet.pts = au.pts - self._base
-        packet.dts = au.dts - self._base
-        packet.duration = max(1, duration)
-        packet.is_keyframe = au.keyframe
+        packet = video_packet(au, self._stream, self._base, duration)
         try:
             self._container.mux(packet)
         except av.FFmpegError as exc:
@@ -133,6 +123,28 @@ class ClipWriter:
         except Exception:  # noqa: BLE001 - best effort on the error path
             pass
         self.tmp.unlink(missing_ok=True)
+
+
+def annexb_extradata(au: AccessUnit, track: VideoTrack) -> bytes | None:
+    """Extradata for the mp4 muxer from a keyframe's parameter sets (else the track's), in
+    Annex-B: the muxer turns it into avcC/hvcC and packets into length-prefixed NAL units."""
+    sets = [n for n in au.nalus if _is_parameter_set(au.codec, n)] or \
+        list(track.parameter_sets)
+    return b"".join(b"\x00\x00\x00\x01" + n for n in sets) if sets else None
+
+
+def video_packet(au: AccessUnit, stream: av.video.stream.VideoStream, base: int,
+                 duration: int) -> av.Packet:
+    """An access unit as a packet of ``stream`` (90 kHz time base), its timestamps less
+    ``base``: PTS and DTS both, which differ with B-frames (see :class:`AccessUnit`)."""
+    packet = av.Packet(au.annexb)
+    packet.stream = stream
+    packet.time_base = stream.time_base
+    packet.pts = au.pts - base
+    packet.dts = au.dts - base
+    packet.duration = max(1, duration)
+    packet.is_keyframe = au.keyframe
+    return packet
 
 
 def _is_parameter_set(codec: str, nalu: bytes) -> bool:

@@ -138,7 +138,8 @@ class SourceRegistry:
             raise SourceNotFound(source_id)
         if "id" in changes and changes["id"] != source_id:
             raise SourceValidationError("id", "cannot be changed")
-        source = self.validate(merge_patch(current.model_dump(mode="json"), changes))
+        merged = merge_patch(current.model_dump(mode="json"), changes)
+        source = await asyncio.to_thread(self.validate, merged)  # file:// resolves on disk
         return source, current, await self.put(source)
 
     async def delete(self, source_id: str) -> bool:

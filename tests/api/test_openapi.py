@@ -46,6 +46,11 @@ EXPECTED = {
     "/api/v1/alerts": {"get", "post"},
     "/whip/{source_id}": {"post", "options"},
     "/whip/sessions/{session_id}": {"delete", "patch", "options"},
+    "/api/v1/sources/{source_id}/recordings": {"get"},
+    "/api/v1/sources/{source_id}/playback": {"get"},
+    "/api/v1/sources/{source_id}/playback.m3u8": {"get"},
+    "/api/v1/sources/{source_id}/export": {"get"},
+    "/api/v1/recordings/status": {"get"},
 }
 
 

@@ -25,6 +25,9 @@ from tests.web import harness as h
 SECRET = "web-test-secret-0123456789abcdef0123"
 DEMO_PORT = 8080
 JWT_PORT = 8081
+RECORDING_PORT = 8082
+#: the cameras the recording hub records continuously
+RECORDED_CONTINUOUSLY = ("cam003", "cam004")
 FARM_PORT = 8555
 FLAKY_PORT = 8556
 
@@ -69,6 +72,7 @@ class WebEnv:
     flaky: h.Proc
     procs: list[h.Proc] = field(default_factory=list)
     jwt: h.Proc | None = None
+    recording: h.Proc | None = None
 
     @property
     def demo_url(self) -> str:
@@ -94,6 +98,23 @@ class WebEnv:
             self.jwt = h.start_hub(self.ns, self.tmp, config, name="jwt-hub")
             self.procs.append(self.jwt)
         return self.jwt
+
+    @property
+    def recording_url(self) -> str:
+        return f"http://{h.HUB_ADDR}:{RECORDING_PORT}"
+
+    def start_recording_hub(self) -> h.Proc:
+        """A demo-mode hub recording two steady cameras continuously (short segments)."""
+        if self.recording is None:
+            sources = [{**s, "recording": {"mode": "continuous"}} for s in _sources()
+                       if s["id"] in RECORDED_CONTINUOUSLY]
+            config = h.write_hub_config(
+                self.tmp / "recording.yaml", data_dir=self.tmp / "recording-data",
+                port=RECORDING_PORT, auth={"mode": "none"}, sources=sources,
+                extra={"recording": {"segment": 10, "fragment": 1.0}})
+            self.recording = h.start_hub(self.ns, self.tmp, config, name="recording-hub")
+            self.procs.append(self.recording)
+        return self.recording
 
     def token(self, role: str = "admin", groups: tuple[str, ...] = ("*",),
               subject: str = "web-test") -> str:

@@ -8,8 +8,9 @@ const CLIP_POLL_MS = 2000;
 const CLIP_POLL_MAX = 30;
 
 export class ClipViewer {
-  constructor(root, { api, store, onAck }) {
+  constructor(root, { api, store, onAck, onPlayback }) {
     this.root = root;
+    this.onPlayback = onPlayback;
     this.api = api;
     this.store = store;
     this.onAck = onAck;
@@ -59,6 +60,9 @@ export class ClipViewer {
     const ack = this.api.can("operate") && !a.acknowledged
       ? el("button", { class: "primary", type: "button", text: t("acknowledge"),
                        onclick: () => this.onAck(a) }) : null;
+    const before = this.onPlayback
+      ? el("button", { class: "cv-playback", type: "button", text: t("play_before"),
+                       onclick: () => this.onPlayback(a) }) : null;
     const review = this.api.can("review")
       ? el("a", { class: "button", href: "/review#" + encodeURIComponent(a.alert_id), target: "_blank",
                   rel: "noopener", text: t("open_review") }) : null;
@@ -76,7 +80,7 @@ export class ClipViewer {
         el("span", { text: t("alert_state_" + a.state) }),
         a.message ? el("span", { class: "msg", text: a.message }) : null,
         a.acknowledged ? el("span", { class: "muted", text: t("acked_by", { who: a.acknowledged_by || "" }) }) : null,
-        el("span", { class: "spacer" }), review, ack));
+        el("span", { class: "spacer" }), before, review, ack));
     this.root.replaceChildren(box);
   }
 

@@ -46,6 +46,10 @@ const TEXT = {
     review_failed: "保存失败：{reason}", review_readonly: "只读：当前角色不能复核",
     showing: "第 {from}–{to} 条，共 {total} 条", loading: "加载中…", prev: "上一页", next: "下一页",
     new_alerts: "有 {n} 条新告警，点击刷新", alert_not_found: "告警不存在或无权查看",
+    playback: "录像回放", open_playback: "录像回放（时间轴）", pause: "暂停 / 继续", zoom_in: "放大时间轴",
+    zoom_out: "缩小时间轴", sync: "同步", back_to_live: "返回直播", playback_end: "录像结束",
+    playback_failed: "回放失败", no_recording_here: "此时段无录像", loading_playback: "正在加载录像…",
+    play_before: "回放告警前 5 分钟",
   },
   en: {
     app_title: "Command centre video wall", review_title: "Alert review", nav_wall: "Video wall", nav_review: "Review",
@@ -89,6 +93,10 @@ const TEXT = {
     review_failed: "Saving failed: {reason}", review_readonly: "Read-only: this role cannot review",
     showing: "{from}–{to} of {total}", loading: "Loading…", prev: "Previous", next: "Next",
     new_alerts: "{n} new alerts — click to refresh", alert_not_found: "Alert unknown or not allowed",
+    playback: "Playback", open_playback: "Recordings (timeline)", pause: "Pause / resume", zoom_in: "Zoom in",
+    zoom_out: "Zoom out", sync: "Sync", back_to_live: "Back to live", playback_end: "End of recording",
+    playback_failed: "Playback failed", no_recording_here: "Nothing recorded here", loading_playback: "Loading recording…",
+    play_before: "Play from 5 min before",
   },
 };
 

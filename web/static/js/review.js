@@ -168,6 +168,8 @@ function renderDetail(a) {
       el("dt", { text: t("acked") }), el("dd", { text: a.acknowledged ? `${a.acknowledged_by || ""} ${formatDateTime(a.acknowledged_at)}` : "—" })),
     el("div", { class: "d-review" }, comment,
       el("div", { class: "d-buttons" }, mark("confirmed"), mark("false_alarm"), mark("new"),
+        el("a", { class: "button d-playback", target: "_blank", rel: "noopener", text: t("play_before"),
+                  href: `/?layout=1&sources=${encodeURIComponent(a.source_id)}&at=${Math.round(a.raised_at - 300)}` }),
         el("span", { class: "muted keys", text: t("review_keys") }))));
 }
 

@@ -3,6 +3,7 @@
 import { el, formatBitrate } from "./util.js";
 import { t } from "./i18n.js";
 import { WhepSession } from "./whep.js";
+import { Playback } from "./playback.js";
 
 const WATCH_MS = 1000;          // stats and stall check period
 const STALL_MS = 3000;          // no new frame for this long: "signal lost"
@@ -35,6 +36,8 @@ export class Tile {
     this.el = el("div", { class: "tile", dataset: { index: String(index), phase: "idle" }, tabindex: "0" },
       this.video,
       el("div", { class: "t-top" }, el("span", { class: "dot" }), this.nameEl, this.stateEl,
+        el("button", { class: "t-btn t-rec", type: "button", title: t("open_playback"), text: "⏪",
+                       onclick: (ev) => { ev.stopPropagation(); this.playback.open(); } }),
         el("button", { class: "t-btn t-full", type: "button", title: t("fullscreen"), text: "⛶",
                        onclick: (ev) => { ev.stopPropagation(); this.hooks.onFullscreen(this); } }),
         el("button", { class: "t-btn t-close", type: "button", title: t("close_tile"), text: "✕",
@@ -54,13 +57,14 @@ export class Tile {
       ev.dataTransfer.setData("text/plain", this.sourceId);
     });
     this.video.addEventListener("playing", () => this._progress());
+    this.playback = new Playback(this, api);
     this._message(t("tile_empty"));
   }
 
   // -- public -------------------------------------------------------------------------------
 
   play(sourceId) {
-    if (sourceId === this.sourceId && this.session) return;
+    if (sourceId === this.sourceId && (this.session || this.playback.active)) return;
     this.stop();
     this.sourceId = sourceId;
     this.video.dataset.sourceId = sourceId;
@@ -76,6 +80,7 @@ export class Tile {
   }
 
   stop() {
+    this.playback.close();
     clearTimeout(this.retryTimer);
     clearInterval(this.watchTimer);
     this.retryTimer = this.watchTimer = null;
@@ -109,6 +114,19 @@ export class Tile {
     if ((st === "online" || st === "streaming") && this.phase === "stalled" && this._stalledFor() > STALL_MS) {
       this._restart(t("source_back"));  // the camera is back: don't wait for the stall timer
     }
+  }
+
+  /** Playback takes the tile: no live session, no watchdog restarts meanwhile. */
+  suspendLive() {
+    clearTimeout(this.retryTimer);
+    this._closeSession();
+    this.video.srcObject = null;
+    this._phase("playback");
+  }
+
+  resumeLive() {
+    this.attempt = 0;
+    this._connect();
   }
 
   // -- connection ---------------------------------------------------------------------------

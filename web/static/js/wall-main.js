@@ -34,7 +34,7 @@ async function main() {
   const viewer = new ClipViewer($("#clipview"), { api, store, onAck: async (a) => {
     const updated = await feed.acknowledge(a);
     if (updated) viewer.update(updated);
-  } });
+  }, onPlayback: (a) => { viewer.close(); playBefore(wall, a.source_id, a.raised_at); } });
   const feed = new AlarmFeed($("#feed"), {
     api, store,
     onOpen: (alert) => { wall.play(alert.source_id); viewer.open(alert); },
@@ -55,6 +55,7 @@ async function main() {
 
   // the wall from the deep link, else the user's last wall
   const initial = wallFromUrl() || layouts.last || { layout: 4, sources: [] };
+  const at = Number(new URLSearchParams(location.search).get("at"));  // /?sources=id&at=ts
   store.onChange((pending) => {
     tree.update();
     wall.refresh(pending.all ? null : pending.ids);
@@ -71,6 +72,7 @@ async function main() {
   // the events socket colours them (its snapshot is authoritative once it arrives)
   wall.apply(initial);
   syncLayoutButtons();
+  if (at > 0 && initial.sources[0]) wall.tiles[0].playback.open(at);
   setConn("connecting");
   let loading = true;
   let unknownReload = null;
@@ -158,6 +160,12 @@ function renderPresets(layouts, wall) {
   $("#delete-preset").disabled = !match;
   select.replaceChildren(new Option(names.length ? t("presets") : t("no_presets"), ""),
     ...names.map((n) => new Option(`${n} (${layouts.get(n).layout})`, n)));
+}
+
+/** "Play from 5 min before" an alert: the source's tile switches to playback. */
+function playBefore(wall, sourceId, raisedAt) {
+  const tile = wall.play(sourceId);
+  if (tile) tile.playback.open(raisedAt - 300);
 }
 
 function setConn(state) {
