@@ -86,14 +86,16 @@ class PacketVideoTrack(MediaStreamTrack):
         if au.codec != "h264":
             self.stop()
             raise MediaStreamError(f"cannot relay {au.codec} as H.264")
-        pts = self._next_pts(au.pts, pacing)
+        # the outgoing clock follows decode order; the RTP timestamp is the presentation
+        # time (RFC 6184), out of order with B-frames
+        dts = self._next_pts(au.dts, pacing)
         if self._backlog > 0:
             self._backlog -= 1
         self._gap = max(CATCH_UP_STEP / VIDEO_CLOCK_RATE, au.size * 8 / self._catch_up_bitrate)
         self._sent_at = loop.time()
         packet = av.Packet(au.annexb)
-        packet.pts = pts
-        packet.dts = pts
+        packet.pts = dts + au.pts - au.dts
+        packet.dts = dts
         packet.time_base = TIME_BASE
         packet.is_keyframe = au.keyframe
         self.frames_sent += 1

@@ -80,7 +80,8 @@ class Stream:
 
     A publisher calls :meth:`begin_session`, :meth:`set_track` and then :meth:`publish` for each
     access unit. Each publisher session starts at a keyframe and its timestamps are rebased so
-    that subscribers see one continuous, increasing 90 kHz clock across camera restarts.
+    that subscribers see one continuous 90 kHz clock across camera restarts, with strictly
+    increasing ``dts`` (see :class:`AccessUnit`).
     """
 
     def __init__(self, stream_id: str) -> None:
@@ -92,9 +93,9 @@ class Stream:
         self._gop_bytes = 0
         self._gop_valid = False
         self._waiting_keyframe = True
-        self._pts_offset = 0
+        self._offset = 0
         self._rebase = True
-        self._last_pts: int | None = None
+        self._last_dts: int | None = None
         self._parameter_sets: dict[int, bytes] = {}
         self._keyframe_event = asyncio.Event()
         self.publishing = False
@@ -144,7 +145,7 @@ class Stream:
         if au.keyframe:
             au = self._with_parameter_sets(au)
             self._check_track()
-        self._rebase_pts(au)
+        self._rebase_timestamps(au)
         self.stats.count(au, now)
         self._cache(au)
         for sub in self._subscribers:
@@ -173,21 +174,25 @@ class Stream:
             fields.update(codec=track.codec, width=track.width or "", height=track.height or "")
         return fields
 
-    def _rebase_pts(self, au: AccessUnit) -> None:
+    def _rebase_timestamps(self, au: AccessUnit) -> None:
+        """Shift ``pts`` and ``dts`` by one offset per publisher session, so that subscribers
+        see one continuous clock across camera restarts. Only ``dts`` must increase: ``pts``
+        keeps the presentation order of B-frames, which goes backwards inside a GOP."""
         if self._rebase:
             self._rebase = False
-            if self._last_pts is None:
-                self._pts_offset = 0
+            if self._last_dts is None:
+                self._offset = 0
             else:
                 # continue one nominal frame after the last picture the subscribers saw
-                self._pts_offset = self._last_pts + VIDEO_CLOCK_RATE // 25 - au.pts
-        pts = au.pts + self._pts_offset
-        if self._last_pts is not None and pts <= self._last_pts:
-            # timestamps going backwards inside a session: keep the clock increasing
-            self._pts_offset += self._last_pts + 1 - pts
-            pts = self._last_pts + 1
-        au.pts = pts
-        self._last_pts = pts
+                self._offset = self._last_dts + VIDEO_CLOCK_RATE // 25 - au.dts
+        dts = au.dts + self._offset
+        if self._last_dts is not None and dts <= self._last_dts:
+            # decode timestamps going backwards inside a session (a camera's clock jump):
+            # shift the session's clock so that it keeps increasing
+            self._offset += self._last_dts + 1 - dts
+        au.pts += self._offset
+        au.dts += self._offset
+        self._last_dts = au.dts
 
     def _with_parameter_sets(self, au: AccessUnit) -> AccessUnit:
         types = _parameter_set_types(au.codec)
@@ -204,7 +209,7 @@ class Stream:
         nalus = list(au.nalus)
         # parameter sets go after an access unit delimiter, which must stay first
         at = 1 if nalus and _nal_kind(au.codec, nalus[0]) == _AUD_TYPE[au.codec] else 0
-        return AccessUnit(nalus[:at] + missing + nalus[at:], au.pts, True, au.codec)
+        return AccessUnit(nalus[:at] + missing + nalus[at:], au.pts, True, au.codec, au.dts)
 
     def _cache(self, au: AccessUnit) -> None:
         if au.keyframe:

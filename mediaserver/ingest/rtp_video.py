@@ -3,9 +3,11 @@
 :class:`RtpVideoReceiver` parses RTP (counting unparsable packets and foreign payload types
 as malformed), depacketizes it with the :mod:`mediaserver.protocols` depacketizers, tracks the
 parameter sets by NAL kind (an SPS/PPS/VPS that changes updates the :class:`VideoTrack`, its
-size taken from the SPS), unwraps the 32-bit RTP timestamps to 90 kHz pts and hands every
-:class:`AccessUnit` to its ``publish`` callback. The owners (the pull client, the push
-publisher session) subclass or wrap it for their own counters and session handling.
+size taken from the SPS), unwraps the 32-bit RTP timestamps to 90 kHz pts, derives the
+decode timestamps (:class:`~mediaserver.protocols.dts.DtsExtractor`: RTP carries presentation
+times, out of order with B-frames) and hands every :class:`AccessUnit` to its ``publish``
+callback. The owners (the pull client, the push publisher session) subclass or wrap it for
+their own counters and session handling.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
+from ..protocols.dts import DtsExtractor, reorder_depth_hint
 from ..protocols.errors import ProtocolError
 from ..protocols.h264 import H264Depacketizer
 from ..protocols.h265 import H265Depacketizer
@@ -61,6 +64,7 @@ class RtpVideoReceiver:
         self.malformed = 0
         self.frames = 0
         self._unwrap = TimestampUnwrap()
+        self._dts: DtsExtractor | None = None  # made at the first unit, when the SPS is known
         self._sets: list[bytes | None] = [None] * len(PARAMETER_SETS[fmt.codec])
         for nalu in fmt.parameter_sets:
             self._remember(nalu)
@@ -106,7 +110,12 @@ class RtpVideoReceiver:
         if changed:
             self._update_track()
         pts = self._unwrap.extend(timestamp) * VIDEO_CLOCK_RATE // self.fmt.clock_rate
-        if self._emit(AccessUnit(nalus, pts, keyframe, self.fmt.codec)):
+        if self._dts is None:
+            fps = self.track.fps or 25
+            self._dts = DtsExtractor(reorder_depth_hint(self.fmt.codec, self._sps()),
+                                     round(VIDEO_CLOCK_RATE / fps))
+        dts = self._dts.extract(pts)
+        if self._emit(AccessUnit(nalus, pts, keyframe, self.fmt.codec, dts)):
             self.frames += 1
 
     def _kind(self, nalu: bytes) -> int:
@@ -123,8 +132,11 @@ class RtpVideoReceiver:
     def _known_sets(self) -> tuple[bytes, ...]:
         return tuple(s for s in self._sets if s is not None)
 
+    def _sps(self) -> bytes | None:
+        return self._sets[1 if self.fmt.codec == "h265" else 0]
+
     def _update_track(self) -> None:
-        sps = self._sets[1 if self.fmt.codec == "h265" else 0]
+        sps = self._sps()
         size = sps_size(self.fmt.codec, sps) if sps is not None else None
         width, height, fps = size if size else (self.track.width, self.track.height, None)
         track = VideoTrack(self.fmt.codec, width, height, self.fmt.fps or fps or self.track.fps,
