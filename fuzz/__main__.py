@@ -28,7 +28,7 @@ WORK = ROOT / "data" / "fuzz"
 LOG = WORK / "runs.jsonl"
 TARGETS = list(seeds.BUILDERS)
 #: Longest input per target (bytes); the default suits one message or datagram.
-MAX_LEN = {"rtsp_message": 16384, "rtmp_chunk": 65536, "nal_rtp": 32768, "h264": 8192,
+MAX_LEN = {"rtsp_message": 8192, "rtmp_chunk": 65536, "nal_rtp": 32768, "h264": 8192,
            "h265": 8192, "webrtc_offer": 8192, "source_import": 8192, "flv": 8192}
 DEFAULT_MAX_LEN = 4096
 _STAT = re.compile(r"stat::(\w+):\s*(\d+)")
@@ -56,7 +56,7 @@ def run_target(name: str, seconds: int, runs: int | None) -> dict[str, object]:
               "crashed": proc.returncode != 0,
               "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if proc.returncode != 0:
-        (folder / "last-crash.log").write_text(proc.stderr[-20000:])
+        (folder / "last-crash.log").write_text((proc.stdout + proc.stderr)[-20000:])
     with LOG.open("a") as log:
         log.write(json.dumps(result) + "\n")
     return result
