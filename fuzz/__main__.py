@@ -6,7 +6,7 @@ growing corpus under ``data/fuzz/TARGET/``. A crash leaves its input in
 ``data/fuzz/TARGET/crashes/``; copy it (minimized with ``-minimize_crash=1``) to
 ``fuzz/crashers/TARGET/`` once the parser is fixed, and the test suite replays it for ever.
 Each run appends its executions to ``data/fuzz/runs.jsonl``; ``python -m fuzz stats`` sums
-them per target.
+them per target, and ``--until N`` tops every target up to N executions in all.
 
 Exit status 1 when any target crashed.
 """
@@ -28,8 +28,8 @@ WORK = ROOT / "data" / "fuzz"
 LOG = WORK / "runs.jsonl"
 TARGETS = list(seeds.BUILDERS)
 #: Longest input per target (bytes); the default suits one message or datagram.
-MAX_LEN = {"rtsp_message": 8192, "rtmp_chunk": 65536, "nal_rtp": 32768, "h264": 8192,
-           "h265": 8192, "webrtc_offer": 8192, "source_import": 8192, "flv": 8192}
+MAX_LEN = {"rtsp_message": 8192, "rtmp_chunk": 16384, "nal_rtp": 16384, "webrtc_offer": 8192,
+           "source_import": 8192, "flv": 8192}
 DEFAULT_MAX_LEN = 4096
 _STAT = re.compile(r"stat::(\w+):\s*(\d+)")
 
@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                      help=f"among {', '.join(TARGETS)} (default: all)")
     run.add_argument("--seconds", type=int, default=60, help="time limit per target")
     run.add_argument("--runs", type=int, default=None, help="execution limit per target")
+    run.add_argument("--until", type=int, default=None, metavar="N",
+                     help="run each target only up to N executions over all recorded runs")
     sub.add_parser("stats", help="executions per target over all recorded runs")
     args = parser.parse_args(argv)
     if args.command == "stats":
@@ -93,8 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown target(s) {', '.join(sorted(unknown))}")
     failed = []
+    done = totals()
     for name in args.targets or TARGETS:
-        result = run_target(name, args.seconds, args.runs)
+        runs = args.runs
+        if args.until is not None:
+            runs = args.until - done[name]["executions"]
+            if runs <= 0:
+                continue
+        result = run_target(name, args.seconds, runs)
         print(f"{name:14} {result['executions']:>10,} executions in {result['seconds']:>6} s"
               f"  {'CRASH: see data/fuzz/' + name if result['crashed'] else 'ok'}", flush=True)
         if result["crashed"]:

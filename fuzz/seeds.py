@@ -122,7 +122,8 @@ def _digest() -> list[bytes]:
 
 def _rtmp_chunk() -> list[bytes]:
     capture = (FIXTURES / "rtmp_ffmpeg_publish.bin").read_bytes()
-    return [b"\x01" + capture, b"\x3f" + capture, b"\x00" + capture[1 + 2 * 1536 :]]
+    # byte 0: handshake flag (bit 0) and read size (128, 4096; 129 without the handshake)
+    return [b"\x05" + capture, b"\x0b" + capture, b"\x06" + capture[1 + 2 * 1536 :]]
 
 
 def _amf0() -> list[bytes]:

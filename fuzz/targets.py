@@ -64,6 +64,8 @@ from signalling.whip_offer import check_publish_offer
 
 #: The signing secret of the token target (the fuzzer signs claims with it to get past HS256).
 TOKEN_SECRET = "fuzz-secret-0123456789abcdef-0123456789"
+#: NAL units of one input tried as an SPS (more only slow the fuzzer down).
+MAX_SPS_TRIES = 8
 #: Source URL schemes the import target allows (the hub's default list).
 IMPORT_SCHEMES = ("rtsp", "rtsps", "file", "http", "https", "rtmp", "srt")
 
@@ -196,7 +198,7 @@ def _nal_units(module: object, data: bytes) -> None:
     if nalus != [data]:
         assert split_annexb(to_annexb(nalus)) == nalus
     module.is_keyframe(nalus)  # type: ignore[attr-defined]
-    for nalu in nalus:
+    for nalu in nalus[:MAX_SPS_TRIES]:
         try:
             module.parse_sps(nalu)  # type: ignore[attr-defined]
         except ProtocolError:
@@ -298,13 +300,17 @@ def _rtmp_message(parser: VideoTagParser, type_id: int, payload: bytes) -> None:
         parser.parse(payload)
 
 
+#: Read sizes of the RTMP target: byte by byte, across and on chunk boundaries, whole.
+_RTMP_READS = (1, 7, 128, 129, 1000, 4096, 1 << 16)
+
+
 def fuzz_rtmp_chunk(data: bytes) -> None:
     """A publisher's byte stream as the RTMP server reads it: the handshake when byte 0 is
     odd, then the chunk stream (read size from byte 0), and each message's command, AMF0
     data, FLV audio or video tag."""
     if not data:
         return
-    step, rest = 1 + (data[0] >> 1) * 64, data[1:]
+    step, rest = _RTMP_READS[(data[0] >> 1) % len(_RTMP_READS)], data[1:]
     reader, parser = ChunkReader(max_message_size=65536, max_chunk_streams=8), VideoTagParser()
     try:
         if data[0] & 1:
