@@ -75,7 +75,10 @@ def parse(body: bytes, fmt: str) -> list[Row]:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFormatError(f"body is not UTF-8 (byte {exc.start})") from None
-    rows = {"csv": parse_csv, "json": parse_json, "ndjson": parse_ndjson}[fmt](text)
+    try:
+        rows = {"csv": parse_csv, "json": parse_json, "ndjson": parse_ndjson}[fmt](text)
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit() (128 KiB)
+        raise ImportFormatError(f"malformed CSV: {exc}") from None
     if len(rows) > MAX_ROWS:
         raise ImportFormatError(f"too many records ({len(rows)} > {MAX_ROWS}); split the file")
     return rows
