@@ -89,6 +89,8 @@ def parse_json(text: str) -> list[Row]:
         doc = json.loads(text)
     except ValueError as exc:
         raise ImportFormatError(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise ImportFormatError("invalid JSON: nested too deeply") from None
     if isinstance(doc, dict) and isinstance(doc.get("sources"), list):
         doc = doc["sources"]
     if not isinstance(doc, list):
@@ -105,6 +107,8 @@ def parse_ndjson(text: str) -> list[Row]:
             item: Any = json.loads(line)
         except ValueError as exc:
             item = RowError(len(rows) + 1, None, None, f"invalid JSON: {exc.msg}", line_no)
+        except RecursionError:
+            item = RowError(len(rows) + 1, None, None, "invalid JSON: nested too deeply", line_no)
         rows.append(Row(len(rows) + 1, item, line_no))
     return rows
 
