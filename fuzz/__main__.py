@@ -84,12 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--runs", type=int, default=None, help="execution limit per target")
     run.add_argument("--until", type=int, default=None, metavar="N",
                      help="run each target only up to N executions over all recorded runs")
-    sub.add_parser("stats", help="executions per target over all recorded runs")
+    stats = sub.add_parser("stats", help="executions per target over all recorded runs")
+    stats.add_argument("--markdown", action="store_true", help="as a Markdown table")
     args = parser.parse_args(argv)
     if args.command == "stats":
-        for name, row in totals().items():
-            print(f"{name:14} {row['executions']:>12,} executions in {row['runs']} runs, "
-                  f"{row['crashes']} crashed")
+        rows = totals()
+        if args.markdown:
+            print("| target | executions | runs | runs that crashed |\n|---|---:|---:|---:|")
+        for name, row in rows.items():
+            print(f"| `{name}` | {row['executions']:,} | {row['runs']} | {row['crashes']} |"
+                  if args.markdown else f"{name:14} {row['executions']:>12,} executions in "
+                  f"{row['runs']} runs, {row['crashes']} crashed")
         return 0
     unknown = set(args.targets) - set(TARGETS)
     if unknown:
