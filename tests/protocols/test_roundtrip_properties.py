@@ -38,6 +38,19 @@ def test_rtp_serialize_then_parse_is_identity(packet: RtpPacket) -> None:
     assert RtpPacket.parse(wire).serialize() == wire
 
 
+def emulation_prevented(rbsp: bytes) -> bytes:
+    """Insert ``0x03`` after two zero bytes followed by a byte <= 3 (H.264 7.4.1)."""
+    out = bytearray()
+    zeros = 0
+    for byte in rbsp:
+        if zeros >= 2 and byte <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return bytes(out)
+
+
 def nal_headers(header_size: int) -> st.SearchStrategy[bytes]:
     """Headers of the NAL unit types an encoder emits (H.264 1-23, H.265 0-40; not the RTP
     packetization types), forbidden bit clear."""
@@ -52,8 +65,7 @@ def nal_units(header_size: int, max_size: int = 3000) -> st.SearchStrategy[bytes
     """NAL units as encoders emit them: a real NAL header, no start-code emulation
     (``00 00 0x``, x <= 3) and a non-zero last byte (the RBSP stop bit)."""
     header = nal_headers(header_size)
-    body = st.binary(max_size=max_size).map(
-        lambda b: b.replace(b"\x00\x00", b"\x00\x03\x00").rstrip(b"\x00"))
+    body = st.binary(max_size=max_size).map(lambda b: emulation_prevented(b).rstrip(b"\x00"))
 
     def join(parts: tuple[bytes, bytes]) -> bytes:
         nalu = parts[0] + parts[1]
