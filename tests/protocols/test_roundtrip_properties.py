@@ -4,6 +4,8 @@ generate/parse."""
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +14,9 @@ from mediaserver.protocols.nal import split_annexb, to_annexb
 from mediaserver.protocols.rtp import RtpPacket
 from mediaserver.protocols.sdp import MediaDescription, RtpMap, SessionDescription
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Examples per property (``HYPOTHESIS_EXAMPLES=5000`` for a longer search).
+SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "200")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 u8, u16, u32 = (st.integers(0, (1 << bits) - 1) for bits in (8, 16, 32))
 
