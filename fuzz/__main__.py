@@ -28,7 +28,7 @@ WORK = ROOT / "data" / "fuzz"
 LOG = WORK / "runs.jsonl"
 TARGETS = list(seeds.BUILDERS)
 #: Longest input per target (bytes); the default suits one message or datagram.
-MAX_LEN = {"rtsp_message": 4096, "rtmp_chunk": 16384, "nal_rtp": 16384, "webrtc_offer": 8192,
+MAX_LEN = {"rtmp_chunk": 16384, "nal_rtp": 16384, "webrtc_offer": 8192,
            "source_import": 8192, "flv": 8192}
 DEFAULT_MAX_LEN = 4096
 _STAT = re.compile(r"stat::(\w+):\s*(\d+)")

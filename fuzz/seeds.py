@@ -14,22 +14,11 @@ import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "protocols" / "fixtures"
+from tests.support.records import FIXTURES, load_records
+
 STATIC = Path(__file__).resolve().parent / "seeds"
 #: Records taken from each capture (the first ones carry the parameter sets and a keyframe).
 FIRST = 40
-
-
-def _records4(name: str) -> list[bytes]:
-    """Records of a capture fixture: a 4-byte big-endian length, then the bytes."""
-    data = (FIXTURES / name).read_bytes()
-    out, pos = [], 0
-    while pos < len(data):
-        (size,) = struct.unpack_from("!I", data, pos)
-        out.append(data[pos + 4 : pos + 4 + size])
-        pos += 4 + size
-    return out
 
 
 def pack(chunks: Iterable[bytes]) -> bytes:
@@ -71,7 +60,7 @@ def _rtmp_messages() -> list[tuple[int, bytes]]:
 
 
 def _rtsp_message() -> list[bytes]:
-    rtp, rtcp = _records4("gst_h264.rtp")[:8], _records4("gst_receiver.rtcp")
+    rtp, rtcp = load_records("gst_h264.rtp")[:8], load_records("gst_receiver.rtcp")
     messages = _rtsp_messages()
     return [bytes((i % 16,)) + m for i, m in enumerate(messages)] + [
         b"\x00" + messages[0] + _interleaved(rtp, 0) + _interleaved(rtcp, 1),
@@ -84,15 +73,15 @@ def _sdp() -> list[bytes]:
 
 def _rtp() -> list[bytes]:
     return [d for name in ("gst_h264.rtp", "gst_h265.rtp", "ffmpeg_h264.rtp")
-            for d in _records4(name)[:FIRST]]
+            for d in load_records(name)[:FIRST]]
 
 
 def _rtcp() -> list[bytes]:
-    return _records4("gst_receiver.rtcp") + _records4("ffmpeg_sender.rtcp")
+    return load_records("gst_receiver.rtcp") + load_records("ffmpeg_sender.rtcp")
 
 
 def _nal_rtp() -> list[bytes]:
-    return [bytes((mode,)) + pack(_records4(name)[:FIRST])
+    return [bytes((mode,)) + pack(load_records(name)[:FIRST])
             for mode, name in ((0, "gst_h264.rtp"), (2, "ffmpeg_h264.rtp"),
                                (1, "gst_h265.rtp"), (3, "gst_h265.rtp"))]
 
@@ -107,12 +96,12 @@ def _sprops(name: str) -> list[bytes]:
 
 
 def _h264() -> list[bytes]:
-    return (_records4("h264_frames.bin")[:4] + [(FIXTURES / "gst_h264.es").read_bytes()[:4096]]
+    return (load_records("h264_frames.bin")[:4] + [(FIXTURES / "gst_h264.es").read_bytes()[:4096]]
             + _sprops(rb"sprop-parameter-sets"))
 
 
 def _h265() -> list[bytes]:
-    return (_records4("h265_frames.bin")[:4] + [(FIXTURES / "gst_h265.es").read_bytes()[:4096]]
+    return (load_records("h265_frames.bin")[:4] + [(FIXTURES / "gst_h265.es").read_bytes()[:4096]]
             + _sprops(rb"sprop-(?:vps|sps|pps)"))
 
 
