@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import jwt
 
@@ -64,8 +65,6 @@ from signalling.whip_offer import check_publish_offer
 
 #: The signing secret of the token target (the fuzzer signs claims with it to get past HS256).
 TOKEN_SECRET = "fuzz-secret-0123456789abcdef-0123456789"
-#: NAL units of one input tried as an SPS (more only slow the fuzzer down).
-MAX_SPS_TRIES = 8
 #: Source URL schemes the import target allows (the hub's default list).
 IMPORT_SCHEMES = ("rtsp", "rtsps", "file", "http", "https", "rtmp", "srt")
 
@@ -198,21 +197,18 @@ def fuzz_nal_rtp(data: bytes) -> None:
 # -- H.264 / H.265 ----------------------------------------------------------------------------
 
 
-def _nal_units(module: object, data: bytes) -> None:
+def _nal_units(module: Any, data: bytes) -> None:
     try:
         nalus = split_annexb(data)
     except ProtocolError:
-        nalus = [data]
-    if nalus != [data]:
+        nalus = []
+    if nalus:
         assert split_annexb(to_annexb(nalus)) == nalus
-    module.is_keyframe(nalus)  # type: ignore[attr-defined]
-    for nalu in nalus[:MAX_SPS_TRIES]:
-        try:
-            module.parse_sps(nalu)  # type: ignore[attr-defined]
-        except ProtocolError:
-            pass
+        module.is_keyframe(nalus)
+    # one SPS parse per input (the costly part): its first SPS NAL unit, or the whole input
+    sps = next((n for n in nalus if len(n) > 1 and module.nal_type(n) == module.NAL_SPS), data)
     try:
-        module.parse_sps(data)  # type: ignore[attr-defined]
+        module.parse_sps(sps)
     except ProtocolError:
         pass
 
