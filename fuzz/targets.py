@@ -12,6 +12,7 @@ the imports here.
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from mediaserver.api.principal import TokenError, decode_token
 from mediaserver.protocols import h264, h265
 from mediaserver.protocols.aac import (
     AacDepacketizer,
+    AacFormat,
     find_aac_format,
     parse_asc,
     parse_au_headers,
@@ -237,6 +239,18 @@ def fuzz_h265(data: bytes) -> None:
 # -- AAC --------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _aac_format(size_length: int, index_length: int) -> AacFormat | None:
+    sdp = ("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/AVP 97\r\n"
+           "a=rtpmap:97 mpeg4-generic/44100/2\r\na=fmtp:97 streamtype=5; mode=AAC-hbr; "
+           f"config=1210; sizelength={size_length}; indexlength={index_length}; "
+           f"indexdeltalength={index_length}\r\n")
+    try:
+        return find_aac_format(SessionDescription.parse(sdp))
+    except ProtocolError:
+        return None
+
+
 def fuzz_aac(data: bytes) -> None:
     """AudioSpecificConfig, FLV audio tags, and RFC 3640 AU headers / depacketization with the
     sizes byte 0 selects (the AAC-hbr defaults most of the time)."""
@@ -252,14 +266,7 @@ def fuzz_aac(data: bytes) -> None:
         parse_au_headers(data[2:], size_length, index_length, index_length)
     except ProtocolError:
         pass
-    sdp = ("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/AVP 97\r\n"
-           "a=rtpmap:97 mpeg4-generic/44100/2\r\na=fmtp:97 streamtype=5; mode=AAC-hbr; "
-           f"config=1210; sizelength={size_length}; indexlength={index_length}; "
-           f"indexdeltalength={index_length}\r\n")
-    try:
-        fmt = find_aac_format(SessionDescription.parse(sdp))
-    except ProtocolError:
-        return
+    fmt = _aac_format(size_length, index_length)
     if fmt is None:
         return
     depacketizer = AacDepacketizer(fmt)
