@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mediaserver.protocols import h264, h265
 from mediaserver.protocols.nal import split_annexb, to_annexb
 from mediaserver.protocols.rtp import RtpPacket
-from mediaserver.protocols.sdp import MediaDescription, RtpMap, SessionDescription
+from mediaserver.protocols.sdp import DIRECTIONS, MediaDescription, RtpMap, SessionDescription
 
 #: Examples per property (``HYPOTHESIS_EXAMPLES=5000`` for a longer search).
 SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "200")), deadline=None,
@@ -129,7 +129,7 @@ def media_sections(draw: st.DrawFn) -> MediaDescription:
         control=draw(st.none() | tokens.map(lambda t: f"trackID={t}")),
         direction=draw(st.none() | st.sampled_from(["sendonly", "recvonly", "sendrecv"])),
         attributes=draw(st.lists(st.tuples(tokens.filter(
-            lambda n: n not in ("rtpmap", "fmtp", "control")), st.none() | tokens),
+            lambda n: n not in ("rtpmap", "fmtp", "control", *DIRECTIONS)), st.none() | tokens),
             max_size=3)))
 
 
