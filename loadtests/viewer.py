@@ -67,13 +67,16 @@ class FrameCounter:
         self.count(frame.data, frame.timestamp)
 
     def count(self, data: bytes, timestamp: int) -> None:
+        self.count_picture(len(data), timestamp, is_h264_keyframe(data))
+
+    def count_picture(self, size: int, timestamp: int, keyframe: bool) -> None:
         now = self._clock()
         if self.first_at is None:
             self.first_at = now
         self.last_at = now
         self.frames += 1
-        self.bytes += len(data)
-        if is_h264_keyframe(data):
+        self.bytes += size
+        if keyframe:
             self.keyframes += 1
         if self._last_ts is not None:
             delta = (timestamp - self._last_ts) & 0xFFFFFFFF

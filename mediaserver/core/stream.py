@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from .access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
 from .audio import AudioChannel
+from .keyframe_request import KeyframeRequests
 from .subscriber import DEFAULT_MAXSIZE, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,10 @@ class Stream:
         self.publishing = False
         #: audio side-channel (no GOP cache; see :mod:`.audio`)
         self.audio = AudioChannel(stream_id)
+        #: how viewers ask the publisher for a keyframe (see :mod:`.keyframe_request`)
+        self.keyframe_requests = KeyframeRequests(stream_id)
+        #: monotonic time the cached keyframe arrived (0 when none)
+        self.keyframe_at = 0.0
 
     # -- publisher side -------------------------------------------------------------------
 
@@ -116,6 +121,7 @@ class Stream:
 
     def end_session(self) -> None:
         self.publishing = False
+        self.keyframe_requests.set_requester(None)
         self._keyframe_event.clear()
 
     def set_track(self, track: VideoTrack) -> None:
@@ -184,6 +190,7 @@ class Stream:
             self._gop = [au]
             self._gop_bytes = au.size
             self._gop_valid = True
+            self.keyframe_at = time.monotonic()
             return
         if not self._gop_valid:
             return

@@ -1,0 +1,230 @@
+"""A light WHEP viewer: aiortc for ICE and DTLS-SRTP, then RTP counted without jitter buffer,
+depacketization or decoding, so 60-100 viewers fit on one core of the load generator.
+
+aiortc's ``RTCDtlsTransport`` unprotects each SRTP packet and hands it to
+``_handle_rtp_data(data, arrival_time_ms)``, which parses it and routes it to the receiver's
+jitter buffer. :class:`LightViewer` replaces that method on its own transport instance (nothing
+is patched globally) with a counter that reads only the fixed header: packets, bytes, lost
+sequence numbers, pictures (marker bit), keyframes (H.264 IDR in a single NAL unit, STAP-A or
+the first FU-A fragment) and RTX retransmissions (RFC 4588). Optionally it answers losses with
+NACKs (``nack=True``) and can ask for a keyframe with :meth:`request_keyframe` (PLI), both
+through aiortc's receiver.
+
+The counters follow :class:`loadtests.viewer.FrameCounter`, so the swarm's reports work
+unchanged; :meth:`stats` replaces aiortc's inbound-rtp statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import time
+from collections.abc import Callable, Sequence
+from urllib.parse import urljoin
+
+import aiohttp
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import SessionDescription
+
+from signalling.peer import restrict_host_addresses
+
+from .viewer import FrameCounter, ViewerRefused
+
+logger = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("!BBHII")
+_IDR, _SPS, _STAP_A, _FU_A = 5, 7, 24, 28
+#: lost sequence numbers remembered for NACK / repair accounting
+MAX_MISSING = 512
+
+
+def h264_keyframe_start(payload: bytes) -> bool:
+    """True when an H.264 RTP payload starts an IDR picture (or carries its SPS)."""
+    if not payload:
+        return False
+    kind = payload[0] & 0x1F
+    if kind in (_IDR, _SPS):
+        return True
+    if kind == _FU_A:
+        return len(payload) > 1 and bool(payload[1] & 0x80) and payload[1] & 0x1F == _IDR
+    if kind == _STAP_A:
+        pos = 1
+        while pos + 2 < len(payload):
+            size = int.from_bytes(payload[pos:pos + 2], "big")
+            if payload[pos + 2] & 0x1F in (_IDR, _SPS):
+                return True
+            pos += 2 + size
+    return False
+
+
+class LightViewer:
+    """One recvonly WHEP viewer that counts RTP (see the module docstring)."""
+
+    def __init__(self, url: str, *, token: str | None = None,
+                 host_addresses: Sequence[str] = (), http: aiohttp.ClientSession,
+                 timeout: float = 30.0, nack: bool = False,
+                 answer_filter: Callable[[str], str] | None = None) -> None:
+        self.url = url
+        self.answer_filter = answer_filter
+        self.token = token
+        self.host_addresses = tuple(host_addresses)
+        self.nack = nack
+        self._http = http
+        self._timeout = timeout
+        self.pc: RTCPeerConnection | None = None
+        self.counter = FrameCounter()
+        self.session_url: str | None = None
+        self.answer: str | None = None
+        self.started_at: float | None = None
+        self.packets = 0
+        self.bytes = 0
+        self.retransmissions = 0
+        self.repaired = 0
+        self.nacks_sent = 0
+        self.plis_sent = 0
+        self._payload_type: int | None = None
+        self._rtx_payload_type: int | None = None
+        self._media_ssrc: int | None = None
+        self._highest: int | None = None
+        self._missing: dict[int, None] = {}
+        self._keyframe_ts: int | None = None
+        self._picture_size = 0
+        self._receiver = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.keyframe_event = asyncio.Event()
+
+    @property
+    def lost(self) -> int:
+        """Sequence numbers missing now (not repaired yet)."""
+        return len(self._missing)
+
+    @property
+    def first_frame_s(self) -> float | None:
+        if self.counter.first_at is None or self.started_at is None:
+            return None
+        return self.counter.first_at - self.started_at
+
+    async def start(self) -> None:
+        self.started_at = time.monotonic()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc = pc
+        transceiver = pc.addTransceiver("video", direction="recvonly")
+        restrict_host_addresses(pc, self.host_addresses)
+        await pc.setLocalDescription(await pc.createOffer())
+        headers = {"Content-Type": "application/sdp"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        async with self._http.post(self.url, data=pc.localDescription.sdp, headers=headers,
+                                   timeout=aiohttp.ClientTimeout(total=self._timeout)) as resp:
+            body = await resp.text()
+            if resp.status != 201:
+                raise ViewerRefused(resp.status, body.strip()[:200])
+            self.session_url = urljoin(self.url, resp.headers["Location"])
+        self.answer = body
+        self._learn_payload_types(body)
+        self._receiver = transceiver.receiver
+        dtls = transceiver.receiver.transport
+        dtls._handle_rtp_data = self._on_rtp  # noqa: SLF001 - this instance only, see doc
+        if self.answer_filter is not None:
+            body = self.answer_filter(body)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
+
+    def _learn_payload_types(self, answer: str) -> None:
+        for media in SessionDescription.parse(answer).media:
+            if media.kind != "video" or not media.rtp.codecs:
+                continue
+            main = media.rtp.codecs[0]
+            self._payload_type = main.payloadType
+            for codec in media.rtp.codecs:
+                if codec.mimeType.lower() == "video/rtx" and \
+                        str(codec.parameters.get("apt")) == str(main.payloadType):
+                    self._rtx_payload_type = codec.payloadType
+
+    async def _on_rtp(self, data: bytes, arrival_time_ms: int) -> None:
+        if len(data) < 12:
+            return
+        first, second, seq, timestamp, ssrc = _HEADER.unpack_from(data)
+        pos = 12 + 4 * (first & 0x0F)
+        if first & 0x10 and len(data) >= pos + 4:
+            pos += 4 + 4 * int.from_bytes(data[pos + 2:pos + 4], "big")
+        end = len(data) - (data[-1] if first & 0x20 and data else 0)
+        payload = data[pos:end]
+        pt = second & 0x7F
+        if pt == self._rtx_payload_type:
+            self.retransmissions += 1
+            if len(payload) >= 2:
+                original = int.from_bytes(payload[:2], "big")
+                if self._missing.pop(original, 0) is None:
+                    self.repaired += 1
+            return
+        if pt != self._payload_type:
+            return
+        self.packets += 1
+        self.bytes += len(data)
+        self._media_ssrc = ssrc
+        self._track_sequence(seq)
+        if self._keyframe_ts != timestamp and h264_keyframe_start(payload):
+            self._keyframe_ts = timestamp
+        self._picture_size += len(payload)
+        if second & 0x80:  # marker: last packet of a picture
+            keyframe = self._keyframe_ts == timestamp
+            self.counter.count_picture(self._picture_size, timestamp, keyframe)
+            self._picture_size = 0
+            if keyframe:
+                self.keyframe_event.set()
+
+    def _track_sequence(self, seq: int) -> None:
+        if self._highest is None:
+            self._highest = seq
+            return
+        delta = (seq - self._highest) & 0xFFFF
+        if delta == 0 or delta >= 0x8000:  # duplicate or late
+            self._missing.pop(seq, None)
+            return
+        lost = [(self._highest + i) & 0xFFFF for i in range(1, min(delta, MAX_MISSING))]
+        self._highest = seq
+        for missing in lost:
+            self._missing[missing] = None
+        while len(self._missing) > MAX_MISSING:
+            self._missing.pop(next(iter(self._missing)))
+        if lost and self.nack:
+            self._spawn(self._send_nack(lost))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_nack(self, lost: list[int]) -> None:
+        if self._receiver is not None and self._media_ssrc is not None:
+            self.nacks_sent += 1
+            await self._receiver._send_rtcp_nack(self._media_ssrc, lost)  # noqa: SLF001
+
+    async def request_keyframe(self) -> bool:
+        """Send a PLI for the video stream; False before any RTP arrived."""
+        if self._receiver is None or self._media_ssrc is None:
+            return False
+        self.keyframe_event.clear()
+        self.plis_sent += 1
+        await self._receiver._send_rtcp_pli(self._media_ssrc)  # noqa: SLF001
+        return True
+
+    async def stats(self) -> dict:
+        return {"packets": self.packets, "lost": self.lost, "jitter_ms": None,
+                "retransmissions": self.retransmissions}
+
+    async def close(self) -> None:
+        if self.session_url:
+            try:
+                async with self._http.delete(self.session_url,
+                                             timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                    await resp.read()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                logger.debug("WHEP DELETE failed: %s", exc)
+            self.session_url = None
+        for task in tuple(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.pc is not None:
+            await self.pc.close()
