@@ -58,80 +58,48 @@ def h264_keyframe_start(payload: bytes) -> bool:
     return False
 
 
-class LightViewer:
-    """One recvonly WHEP viewer that counts RTP (see the module docstring)."""
+class RtpCounter:
+    """Counts one peer connection's video RTP at the DTLS transport (see the module doc)."""
 
-    def __init__(self, url: str, *, token: str | None = None,
-                 host_addresses: Sequence[str] = (), http: aiohttp.ClientSession,
-                 timeout: float = 30.0, nack: bool = False,
-                 answer_filter: Callable[[str], str] | None = None) -> None:
-        self.url = url
-        self.answer_filter = answer_filter
-        self.token = token
-        self.host_addresses = tuple(host_addresses)
+    def __init__(self, nack: bool = False) -> None:
         self.nack = nack
-        self._http = http
-        self._timeout = timeout
-        self.pc: RTCPeerConnection | None = None
         self.counter = FrameCounter()
-        self.session_url: str | None = None
-        self.answer: str | None = None
-        self.started_at: float | None = None
         self.packets = 0
         self.bytes = 0
         self.retransmissions = 0
         self.repaired = 0
         self.nacks_sent = 0
         self.plis_sent = 0
+        self.keyframe_event = asyncio.Event()
         self._payload_type: int | None = None
         self._rtx_payload_type: int | None = None
         self._media_ssrc: int | None = None
         self._highest: int | None = None
-        self._missing: dict[int, None] = {}
+        self._missing: dict[int, bool] = {}
         self._keyframe_ts: int | None = None
         self._picture_size = 0
         self._receiver = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.keyframe_event = asyncio.Event()
 
     @property
     def lost(self) -> int:
         """Sequence numbers missing now (not repaired yet)."""
         return len(self._missing)
 
-    @property
-    def first_frame_s(self) -> float | None:
-        if self.counter.first_at is None or self.started_at is None:
-            return None
-        return self.counter.first_at - self.started_at
+    def install(self, pc: RTCPeerConnection, sdp: str) -> None:
+        """Count the video of ``pc``, whose payload types ``sdp`` (either side's) names;
+        call before DTLS connects."""
+        self._learn_payload_types(sdp)
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "video":
+                self._receiver = transceiver.receiver
+                dtls = transceiver.receiver.transport
+                dtls._handle_rtp_data = self._on_rtp  # noqa: SLF001 - this instance only
+                return
+        raise RuntimeError("no video transceiver to count on")
 
-    async def start(self) -> None:
-        self.started_at = time.monotonic()
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.pc = pc
-        transceiver = pc.addTransceiver("video", direction="recvonly")
-        restrict_host_addresses(pc, self.host_addresses)
-        await pc.setLocalDescription(await pc.createOffer())
-        headers = {"Content-Type": "application/sdp"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        async with self._http.post(self.url, data=pc.localDescription.sdp, headers=headers,
-                                   timeout=aiohttp.ClientTimeout(total=self._timeout)) as resp:
-            body = await resp.text()
-            if resp.status != 201:
-                raise ViewerRefused(resp.status, body.strip()[:200])
-            self.session_url = urljoin(self.url, resp.headers["Location"])
-        self.answer = body
-        self._learn_payload_types(body)
-        self._receiver = transceiver.receiver
-        dtls = transceiver.receiver.transport
-        dtls._handle_rtp_data = self._on_rtp  # noqa: SLF001 - this instance only, see doc
-        if self.answer_filter is not None:
-            body = self.answer_filter(body)
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
-
-    def _learn_payload_types(self, answer: str) -> None:
-        for media in SessionDescription.parse(answer).media:
+    def _learn_payload_types(self, sdp: str) -> None:
+        for media in SessionDescription.parse(sdp).media:
             if media.kind != "video" or not media.rtp.codecs:
                 continue
             main = media.rtp.codecs[0]
@@ -140,6 +108,7 @@ class LightViewer:
                 if codec.mimeType.lower() == "video/rtx" and \
                         str(codec.parameters.get("apt")) == str(main.payloadType):
                     self._rtx_payload_type = codec.payloadType
+            return
 
     async def _on_rtp(self, data: bytes, arrival_time_ms: int) -> None:
         if len(data) < 12:
@@ -153,10 +122,9 @@ class LightViewer:
         pt = second & 0x7F
         if pt == self._rtx_payload_type:
             self.retransmissions += 1
-            if len(payload) >= 2:
-                original = int.from_bytes(payload[:2], "big")
-                if self._missing.pop(original, 0) is None:
-                    self.repaired += 1
+            if len(payload) >= 2 and self._missing.pop(int.from_bytes(payload[:2], "big"),
+                                                       False):
+                self.repaired += 1
             return
         if pt != self._payload_type:
             return
@@ -185,7 +153,7 @@ class LightViewer:
         lost = [(self._highest + i) & 0xFFFF for i in range(1, min(delta, MAX_MISSING))]
         self._highest = seq
         for missing in lost:
-            self._missing[missing] = None
+            self._missing[missing] = True
         while len(self._missing) > MAX_MISSING:
             self._missing.pop(next(iter(self._missing)))
         if lost and self.nack:
@@ -211,8 +179,74 @@ class LightViewer:
         return True
 
     async def stats(self) -> dict:
+        """What the swarm reads from aiortc's inbound-rtp statistics otherwise."""
         return {"packets": self.packets, "lost": self.lost, "jitter_ms": None,
                 "retransmissions": self.retransmissions}
+
+    async def aclose(self) -> None:
+        for task in tuple(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class LightViewer:
+    """One recvonly WHEP viewer that counts RTP (see the module docstring)."""
+
+    def __init__(self, url: str, *, token: str | None = None,
+                 host_addresses: Sequence[str] = (), http: aiohttp.ClientSession,
+                 timeout: float = 30.0, nack: bool = False,
+                 answer_filter: Callable[[str], str] | None = None) -> None:
+        self.url = url
+        self.answer_filter = answer_filter
+        self.token = token
+        self.host_addresses = tuple(host_addresses)
+        self._http = http
+        self._timeout = timeout
+        self.pc: RTCPeerConnection | None = None
+        self.rtp = RtpCounter(nack)
+        self.counter = self.rtp.counter
+        self.keyframe_event = self.rtp.keyframe_event
+        self.session_url: str | None = None
+        self.answer: str | None = None
+        self.started_at: float | None = None
+
+    def __getattr__(self, name: str):
+        # packets, bytes, lost, retransmissions, repaired, nacks_sent, plis_sent
+        return getattr(self.__dict__["rtp"], name)
+
+    @property
+    def first_frame_s(self) -> float | None:
+        if self.counter.first_at is None or self.started_at is None:
+            return None
+        return self.counter.first_at - self.started_at
+
+    async def start(self) -> None:
+        self.started_at = time.monotonic()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc = pc
+        pc.addTransceiver("video", direction="recvonly")
+        restrict_host_addresses(pc, self.host_addresses)
+        await pc.setLocalDescription(await pc.createOffer())
+        headers = {"Content-Type": "application/sdp"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        async with self._http.post(self.url, data=pc.localDescription.sdp, headers=headers,
+                                   timeout=aiohttp.ClientTimeout(total=self._timeout)) as resp:
+            body = await resp.text()
+            if resp.status != 201:
+                raise ViewerRefused(resp.status, body.strip()[:200])
+            self.session_url = urljoin(self.url, resp.headers["Location"])
+        self.answer = body
+        self.rtp.install(pc, body)
+        if self.answer_filter is not None:
+            body = self.answer_filter(body)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
+
+    async def request_keyframe(self) -> bool:
+        return await self.rtp.request_keyframe()
+
+    async def stats(self) -> dict:
+        return await self.rtp.stats()
 
     async def close(self) -> None:
         if self.session_url:
@@ -223,8 +257,6 @@ class LightViewer:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 logger.debug("WHEP DELETE failed: %s", exc)
             self.session_url = None
-        for task in tuple(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.rtp.aclose()
         if self.pc is not None:
             await self.pc.close()
