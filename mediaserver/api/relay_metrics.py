@@ -23,6 +23,8 @@ _RELAY = (
      "RTP packets the fast relay sent (retransmissions excluded)"),
     ("fusionhub_relay_bytes_total", "bytes_sent", "counter",
      "SRTP bytes the fast relay sent"),
+    ("fusionhub_relay_send_calls_total", "send_calls", "counter",
+     "System calls that sent them (with UDP GSO one call carries several packets)"),
     ("fusionhub_relay_units_packetized_total", "units_packetized", "counter",
      "Access units packetized (once per source, shared by its viewers)"),
     ("fusionhub_relay_cache_hits_total", "cache_hits", "counter",

@@ -14,6 +14,7 @@ class RelayCounters:
     units_sent: int = 0
     packets_sent: int = 0
     bytes_sent: int = 0
+    send_calls: int = 0  # system calls that sent them (UDP GSO: several packets per call)
     slow_drops: int = 0  # access units skipped because a viewer's socket was full
     nack_received: int = 0  # RTCP NACK messages
     retransmitted: int = 0  # packets re-sent for NACKs (as RTX where negotiated)

@@ -113,6 +113,7 @@ class FastVideoSender:
             self._cache = None
             self._caches.release(self._stream_id, "h264")
         self._history.clear()
+        self._path.close()
 
     # -- media ------------------------------------------------------------------------------
 
@@ -148,9 +149,11 @@ class FastVideoSender:
         first_seq = self._writer.sequence_number
         packets = self._writer.packets(unit.payloads, timestamp, extensions)
         send = self._path.sync_sender()
+        calls = self._path.calls
         sent = send(packets) if send is not None else await self._path.send_slow(packets)
         if sent < 0:
             return False
+        self._counters.send_calls += self._path.calls - calls
         self._history.append((first_seq, timestamp, extensions, unit))
         self.packets_sent += len(packets)
         self.bytes_sent += sent
