@@ -51,6 +51,7 @@ from mediaserver.transcode.manager import ProfileStreams, TranscodeRefused, Tran
 from .endpoint import NEGOTIATION_TIMEOUT, SessionCounters, SessionEndpoint
 from .http_session import AccessCheck, HttpError
 from .peer import check_offer, h264_preferences, sps_profile_level_id
+from .relay.aiortc_seam import slim_send_only
 from .relay.setup import FastRelay
 from .relay.video_sender import FastVideoSender
 from .session import WhepSession
@@ -208,6 +209,7 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
         try:
             async with asyncio.timeout(NEGOTIATION_TIMEOUT):
                 transceiver = pc.addTransceiver(track, direction="sendonly")
+                slim_send_only(transceiver)  # ~100 KiB per viewer of unused receiver state
                 profile = sps_profile_level_id(sps) if sps else None
                 transceiver.setCodecPreferences(h264_preferences(profile))
                 self._add_audio(pc, source_id, offer)

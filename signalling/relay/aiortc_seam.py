@@ -14,6 +14,10 @@ per-packet media send. It needs, per viewer:
 - RTCP from the viewer: aiortc routes NACK / PLI / FIR for our SSRC to
   ``RTCRtpSender._handle_rtcp_packet``; :func:`intercept_rtcp` puts a handler in front of it
   on that one sender instance (receiver reports still reach aiortc for its RTT statistics);
+- ``RTCRtpReceiver._RTCRtpReceiver__remote_bitrate_estimator``: every transceiver has a
+  receiver, and a video one builds a 1000-bucket bitrate estimator (~100 KiB of Python objects)
+  that a send-only viewer transceiver never uses; :func:`slim_send_only` drops it (aiortc's
+  audio receivers run with None there);
 - the sender's counters ``_RTCRtpSender__packet_count`` / ``__octet_count`` /
   ``__ntp_timestamp`` / ``__rtp_timestamp``: aiortc's RTCP task builds its sender reports and
   ``getStats()`` from them, so :func:`report_sent` keeps them true.
@@ -39,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+_ESTIMATOR = "_RTCRtpReceiver__remote_bitrate_estimator"
 _COUNTERS = ("_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count",
              "_RTCRtpSender__ntp_timestamp", "_RTCRtpSender__rtp_timestamp")
 
@@ -216,6 +221,13 @@ def report_sent(sender: RTCRtpSender, packets: int, octets: int, ntp_timestamp: 
     sender._RTCRtpSender__octet_count = octets  # noqa: SLF001
     sender._RTCRtpSender__ntp_timestamp = ntp_timestamp  # noqa: SLF001
     sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # noqa: SLF001
+
+
+def slim_send_only(transceiver: RTCRtpTransceiver) -> None:
+    """Free the unused receiver's bitrate estimator of a send-only transceiver."""
+    receiver = transceiver.receiver
+    if getattr(receiver, _ESTIMATOR, None) is not None:
+        setattr(receiver, _ESTIMATOR, None)
 
 
 async def wait_connected(dtls: RTCDtlsTransport) -> bool:
