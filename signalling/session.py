@@ -12,7 +12,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender
 from mediaserver.core.subscriber import Subscriber
 
 from .lifecycle import SessionLifecycle
-from .relay.video_sender import FastVideoSender
+from .relay.setup import RelaySenders
 from .tracks import PacketVideoTrack
 
 logger = logging.getLogger(__name__)
@@ -32,9 +32,9 @@ class WhepSession(SessionLifecycle):
                  sender: RTCRtpSender, subscriber: Subscriber, track: PacketVideoTrack, *,
                  release: Callable[[Subscriber], None],
                  on_closed: Callable[[WhepSession], None], ice_ufrag: str | None = None,
-                 principal: object = None, fast: FastVideoSender | None = None) -> None:
+                 principal: object = None, fast: RelaySenders | None = None) -> None:
         self.sender = sender
-        #: the fast relay's sender of this viewer's video (None: aiortc's own sender sends it)
+        #: the fast relay's senders of this viewer's media (None: aiortc's own senders)
         self.fast = fast
         self.subscriber = subscriber
         self.track = track

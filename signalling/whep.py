@@ -52,8 +52,7 @@ from .endpoint import NEGOTIATION_TIMEOUT, SessionCounters, SessionEndpoint
 from .http_session import AccessCheck, HttpError
 from .peer import check_offer, h264_preferences, sps_profile_level_id
 from .relay.aiortc_seam import slim_send_only
-from .relay.setup import FastRelay
-from .relay.video_sender import FastVideoSender
+from .relay.setup import FastRelay, RelaySenders
 from .session import WhepSession
 from .tracks import PacketVideoTrack
 from .whip_audio import AudioRelay, add_audio_track
@@ -111,7 +110,7 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
         self._ready_timeout = ready_timeout
         self._connect_timeout = webrtc.connect_timeout
         #: the fast relay (packetize once, per-viewer headers + SRTP), None when disabled
-        self.relay = FastRelay() if webrtc.fast_relay else None
+        self.relay = FastRelay.create() if webrtc.fast_relay else None
 
     # -- metrics --------------------------------------------------------------------------
 
@@ -160,7 +159,7 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
         finally:
             self._pending -= 1
 
-        track, fast = self._fast_sender(transceiver, track, sub, session_id)
+        track, fast = self._fast_senders(pc, transceiver, track, sub, session_id)
         session = WhepSession(session_id, source_id, pc, transceiver.sender, sub, track,
                               release=self._streams.unsubscribe, on_closed=self._closed,
                               ice_ufrag=offer.ice_ufrag, principal=principal, fast=fast)
@@ -224,26 +223,28 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
                                            422 if isinstance(exc, OperationError) else 400)
             raise
 
-    def _fast_sender(self, transceiver: RTCRtpTransceiver, track: PacketVideoTrack,
-                     sub: Subscriber, session_id: str
-                     ) -> tuple[PacketVideoTrack, FastVideoSender | None]:
-        """The viewer's fast-path sender, or aiortc's own (relay disabled or not possible)."""
+    def _fast_senders(self, pc: RTCPeerConnection, transceiver: RTCRtpTransceiver,
+                      track: PacketVideoTrack, sub: Subscriber, session_id: str
+                      ) -> tuple[PacketVideoTrack, RelaySenders | None]:
+        """The viewer's fast-path senders, or aiortc's own (relay disabled or not possible)."""
         if self.relay is None:
             return track, None
         key = sub.stream_id
-        fast = self.relay.sender(transceiver, track, lambda: self._streams.stream(key),
-                                 log_prefix=f"{key}:{session_id[:6]}")
-        if fast is not None:
-            return track, fast
-        plain = PacketVideoTrack(sub, catch_up_bitrate=self._webrtc.catch_up_bitrate)
-        transceiver.sender.replaceTrack(plain)
-        return plain, None
+        prefix = f"{key}:{session_id[:6]}"
+        video = self.relay.sender(transceiver, track, lambda: self._streams.stream(key),
+                                  log_prefix=prefix)
+        audio = self.relay.audio_sender(pc, log_prefix=prefix)
+        if video is None:
+            track = PacketVideoTrack(sub, catch_up_bitrate=self._webrtc.catch_up_bitrate)
+            transceiver.sender.replaceTrack(track)
+        return track, RelaySenders(video, audio)
 
     def _add_audio(self, pc: RTCPeerConnection, source_id: str, offer: str) -> None:
         """Opus for a viewer that offers audio (see :func:`.whip_audio.add_audio_track`)."""
         if self._audio is not None and "m=audio" in offer:
             add_audio_track(pc, self._audio, source_id, self._streams.stream(source_id),
-                            self._audio_transcoders)
+                            self._audio_transcoders,
+                            self.relay.audio_track_type if self.relay is not None else None)
 
     def _source_codec(self, source_id: str) -> tuple[str, bytes | None]:
         """The source's codec and H.264 SPS (track parameters, else the cached keyframe)."""

@@ -21,6 +21,8 @@ _RELAY = (
      "WHEP sessions that used aiortc's own sender instead"),
     ("fusionhub_relay_packets_total", "packets_sent", "counter",
      "RTP packets the fast relay sent (retransmissions excluded)"),
+    ("fusionhub_relay_audio_packets_total", "audio_packets_sent", "counter",
+     "Opus RTP packets the fast relay sent"),
     ("fusionhub_relay_bytes_total", "bytes_sent", "counter",
      "SRTP bytes the fast relay sent"),
     ("fusionhub_relay_send_calls_total", "send_calls", "counter",

@@ -66,6 +66,18 @@ class SendParameters:
     codec: str  # mime subtype, lower case ("h264")
 
 
+def missing_seams() -> list[str]:
+    """Internals of this aiortc's classes the fast path needs that are not there (checked
+    once, before any session: the private attributes its ``__init__`` methods assign)."""
+    sender_names = RTCRtpSender.__init__.__code__.co_names
+    missing = [name for name in _COUNTERS + ("_ssrc", "_rtx_ssrc") if name not in sender_names]
+    if not hasattr(RTCRtpSender, "_handle_rtcp_packet"):
+        missing.append("RTCRtpSender._handle_rtcp_packet")
+    if "_tx_srtp" not in RTCDtlsTransport.__init__.__code__.co_names:
+        missing.append("RTCDtlsTransport._tx_srtp")
+    return missing
+
+
 def check_seams(sender: RTCRtpSender) -> None:
     """Raise :class:`SeamMissing` unless ``sender`` has every internal used here."""
     missing = [name for name in ("_ssrc", "_rtx_ssrc", "_handle_rtcp_packet", *_COUNTERS)

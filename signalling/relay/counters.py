@@ -12,7 +12,8 @@ class RelayCounters:
     sessions: int = 0  # sessions served by the fast path
     fallback_sessions: int = 0  # sessions that had to use aiortc's own sender
     units_sent: int = 0
-    packets_sent: int = 0
+    packets_sent: int = 0  # video RTP packets
+    audio_packets_sent: int = 0  # Opus RTP packets
     bytes_sent: int = 0
     send_calls: int = 0  # system calls that sent them (UDP GSO: several packets per call)
     slow_drops: int = 0  # access units skipped because a viewer's socket was full
