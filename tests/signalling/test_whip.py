@@ -191,8 +191,6 @@ async def test_opus_from_whip_reaches_a_whep_viewer(tmp_path):
                     while counts[0] < 25:  # half a second of 20 ms packets
                         await asyncio.sleep(0.05)
                 assert relay.listeners("bodycam1") == 1
-                # relayed as is by the fast path, not by aiortc's per-viewer sender
-                assert hub.whep.relay.counters.audio_packets_sent >= 25
             finally:
                 for reader in pc._fh_readers:  # noqa: SLF001
                     reader.cancel()
