@@ -15,14 +15,14 @@ from mediaserver.core.access_unit import AccessUnit
 from mediaserver.protocols.h264 import H264Packetizer
 from mediaserver.protocols.h265 import H265Packetizer
 from mediaserver.protocols.nal_rtp import NalPacketizer
+from mediaserver.protocols.rtp import RTP_HEADER_SIZE
 
 #: Access units kept packetized per stream: a 2 s GOP at 25 fps, the catch-up and some margin.
 MAX_UNITS = 160
-#: Largest RTP packet built, header included; per-viewer headers and SRTP add to it, so it
-#: stays under the 1200-byte payload budget that WebRTC stacks assume for a 1280-byte MTU path.
-DEFAULT_MTU = 1200
-#: Room left in each packet for the per-viewer header extension block (mid + abs-send-time).
-EXTENSION_ROOM = 16
+#: Largest RTP payload: aiortc's own packetizer's (``PACKET_MAX``), what viewers got before the
+#: fast path. With the header, the per-viewer extensions (mid, abs-send-time: 16 bytes) and the
+#: SRTP tag a packet stays near 1350 bytes, well under a 1500-byte path MTU.
+MAX_PAYLOAD = 1300
 
 _PACKETIZERS: dict[str, type[NalPacketizer]] = {"h264": H264Packetizer, "h265": H265Packetizer}
 
@@ -42,13 +42,14 @@ class PacketizedUnit:
 class PacketizationCache:
     """Payloads of one stream's access units for one codec and packetization."""
 
-    def __init__(self, codec: str, mtu: int = DEFAULT_MTU, max_units: int = MAX_UNITS) -> None:
+    def __init__(self, codec: str, max_payload: int = MAX_PAYLOAD,
+                 max_units: int = MAX_UNITS) -> None:
         if codec not in _PACKETIZERS:
             raise ValueError(f"no RTP packetization for codec {codec!r}")
         self.codec = codec
         self.max_units = max_units
         # payload type and SSRC are placeholders: only payloads are kept, headers are per viewer
-        self._packetizer = _PACKETIZERS[codec](96, 0, mtu - EXTENSION_ROOM, 0)
+        self._packetizer = _PACKETIZERS[codec](96, 0, max_payload + RTP_HEADER_SIZE, 0)
         self._units: OrderedDict[int, tuple[AccessUnit, PacketizedUnit]] = OrderedDict()
         self.packetized = 0
         self.hits = 0

@@ -59,8 +59,9 @@ class BatchSocket:
                 if j - i == 1:
                     sock.sendto(datagrams[i], addr)
                 else:
-                    sock.sendmsg([b"".join(datagrams[i:j])],
-                                 [(SOL_UDP, UDP_SEGMENT, _SIZE.pack(size))], 0, addr)
+                    # the buffers are gathered by the kernel (no join), then segmented
+                    sock.sendmsg(datagrams[i:j], [(SOL_UDP, UDP_SEGMENT, _SIZE.pack(size))], 0,
+                                 addr)
             except BlockingIOError:
                 return i
             except OSError as exc:
