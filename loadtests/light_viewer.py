@@ -19,17 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-import time
 from collections.abc import Callable, Sequence
-from urllib.parse import urljoin
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from aiortc.sdp import SessionDescription
 
-from signalling.peer import restrict_host_addresses
-
-from .viewer import FrameCounter, ViewerRefused
+from .viewer import CountingViewer, FrameCounter
 
 logger = logging.getLogger(__name__)
 
@@ -189,58 +185,32 @@ class RtpCounter:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-class LightViewer:
+class LightViewer(CountingViewer):
     """One recvonly WHEP viewer that counts RTP (see the module docstring)."""
 
     def __init__(self, url: str, *, token: str | None = None,
                  host_addresses: Sequence[str] = (), http: aiohttp.ClientSession,
                  timeout: float = 30.0, nack: bool = False,
                  answer_filter: Callable[[str], str] | None = None) -> None:
-        self.url = url
+        super().__init__(url, token=token, host_addresses=host_addresses, http=http,
+                         timeout=timeout)
         self.answer_filter = answer_filter
-        self.token = token
-        self.host_addresses = tuple(host_addresses)
-        self._http = http
-        self._timeout = timeout
-        self.pc: RTCPeerConnection | None = None
         self.rtp = RtpCounter(nack)
         self.counter = self.rtp.counter
         self.keyframe_event = self.rtp.keyframe_event
-        self.session_url: str | None = None
         self.answer: str | None = None
-        self.started_at: float | None = None
 
     def __getattr__(self, name: str):
         # packets, bytes, lost, retransmissions, repaired, nacks_sent, plis_sent
         return getattr(self.__dict__["rtp"], name)
 
-    @property
-    def first_frame_s(self) -> float | None:
-        if self.counter.first_at is None or self.started_at is None:
-            return None
-        return self.counter.first_at - self.started_at
+    def _before_offer(self, pc: RTCPeerConnection) -> None:
+        pass  # the counter goes on the DTLS transport once the answer names the payload types
 
-    async def start(self) -> None:
-        self.started_at = time.monotonic()
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.pc = pc
-        pc.addTransceiver("video", direction="recvonly")
-        restrict_host_addresses(pc, self.host_addresses)
-        await pc.setLocalDescription(await pc.createOffer())
-        headers = {"Content-Type": "application/sdp"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        async with self._http.post(self.url, data=pc.localDescription.sdp, headers=headers,
-                                   timeout=aiohttp.ClientTimeout(total=self._timeout)) as resp:
-            body = await resp.text()
-            if resp.status != 201:
-                raise ViewerRefused(resp.status, body.strip()[:200])
-            self.session_url = urljoin(self.url, resp.headers["Location"])
-        self.answer = body
-        self.rtp.install(pc, body)
-        if self.answer_filter is not None:
-            body = self.answer_filter(body)
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
+    def _on_answer(self, pc: RTCPeerConnection, answer: str) -> str:
+        self.answer = answer
+        self.rtp.install(pc, answer)
+        return self.answer_filter(answer) if self.answer_filter is not None else answer
 
     async def request_keyframe(self) -> bool:
         return await self.rtp.request_keyframe()
@@ -249,14 +219,5 @@ class LightViewer:
         return await self.rtp.stats()
 
     async def close(self) -> None:
-        if self.session_url:
-            try:
-                async with self._http.delete(self.session_url,
-                                             timeout=aiohttp.ClientTimeout(total=5)) as resp:
-                    await resp.read()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                logger.debug("WHEP DELETE failed: %s", exc)
-            self.session_url = None
         await self.rtp.aclose()
-        if self.pc is not None:
-            await self.pc.close()
+        await super().close()

@@ -140,7 +140,7 @@ class CountingViewer:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc = pc
         pc.addTransceiver("video", direction="recvonly")
-        self.counter = install_counter(pc)
+        self._before_offer(pc)
         restrict_host_addresses(pc, self.host_addresses)
         await pc.setLocalDescription(await pc.createOffer())
         headers = {"Content-Type": "application/sdp"}
@@ -152,7 +152,16 @@ class CountingViewer:
             if resp.status != 201:
                 raise ViewerRefused(resp.status, body.strip()[:200])
             self.session_url = urljoin(self.url, resp.headers["Location"])
+        body = self._on_answer(pc, body)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
+
+    def _before_offer(self, pc: RTCPeerConnection) -> None:
+        """Hook: the video transceiver exists, the offer is not made yet."""
+        self.counter = install_counter(pc)
+
+    def _on_answer(self, pc: RTCPeerConnection, answer: str) -> str:
+        """Hook: the answer arrived; returns the SDP to apply."""
+        return answer
 
     @property
     def first_frame_s(self) -> float | None:

@@ -23,7 +23,6 @@ RTCP from the viewer (see :func:`.aiortc_seam.intercept_rtcp`):
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import secrets
@@ -48,6 +47,7 @@ from signalling.tracks import PacketVideoTrack
 from . import aiortc_seam
 from .caches import PacketizationCaches
 from .counters import RelayCounters
+from .fast_sender import FastSender
 from .packetized import PacketizationCache, PacketizedUnit
 
 logger = logging.getLogger(__name__)
@@ -61,59 +61,38 @@ GOP_ANSWER_AGE = 0.5
 MIN_RESTART_INTERVAL = 1.0
 
 
-class FastVideoSender:
+class FastVideoSender(FastSender):
     """Sends one viewer's video (see the module docstring); :meth:`start`, :meth:`aclose`."""
 
     def __init__(self, track: PacketVideoTrack, transceiver: RTCRtpTransceiver,
                  caches: PacketizationCaches, stream: Callable[[], Stream | None],
                  counters: RelayCounters, *, log_prefix: str = "") -> None:
+        super().__init__(transceiver, counters, log_prefix=log_prefix, gso=True)
         self.track = track
-        self._sender = transceiver.sender
-        aiortc_seam.check_seams(self._sender)
-        self.params = aiortc_seam.send_parameters(transceiver)
-        self._path = aiortc_seam.DatagramPath(self._sender.transport)
         self._caches = caches
         self._stream_id = track.subscriber.stream_id
         self._cache: PacketizationCache | None = caches.acquire(self._stream_id, "h264")
         self._stream = stream
-        self._counters = counters
-        self._log_prefix = log_prefix
         p = self.params
-        self._writer = RtpHeaderWriter(p.payload_type, p.ssrc, secrets.randbelow(1 << 15))
         self._rtx = (RtpHeaderWriter(p.rtx_payload_type, p.rtx_ssrc, secrets.randbelow(1 << 15))
                      if p.rtx_payload_type is not None else None)
-        self._ts_origin = secrets.randbits(32)
-        self._mid = [(p.mid_id, p.mid.encode())] if p.mid_id and p.mid else []
         self._history: collections.deque[tuple[int, int, bytes, PacketizedUnit]] = \
             collections.deque(maxlen=HISTORY_UNITS)
         self._last_restart = float("-inf")
-        self._task: asyncio.Task[None] | None = None
-        self.packets_sent = 0
         self.bytes_sent = 0
-        self.payload_bytes = 0
         self.retransmitted = 0
 
     def start(self) -> None:
         aiortc_seam.intercept_rtcp(self._sender, self._on_rtcp)
-        self._task = asyncio.create_task(self._run(), name=f"relay:{self._log_prefix}")
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        self.release()
+        super().start()
 
     def release(self) -> None:
-        """Let go of the shared cache and the history (idempotent)."""
+        """Let go of the shared cache, the history and the socket (idempotent)."""
         if self._cache is not None:
             self._cache = None
             self._caches.release(self._stream_id, "h264")
         self._history.clear()
-        self._path.close()
+        super().release()
 
     # -- media ------------------------------------------------------------------------------
 
@@ -148,12 +127,9 @@ class FastVideoSender:
         extensions, ntp = self._extensions()
         first_seq = self._writer.sequence_number
         packets = self._writer.packets(unit.payloads, timestamp, extensions)
-        send = self._path.sync_sender()
-        calls = self._path.calls
-        sent = send(packets) if send is not None else await self._path.send_slow(packets)
+        sent = await self._send(packets)
         if sent < 0:
             return False
-        self._counters.send_calls += self._path.calls - calls
         self._history.append((first_seq, timestamp, extensions, unit))
         self.packets_sent += len(packets)
         self.bytes_sent += sent

@@ -7,20 +7,16 @@ import asyncio
 import gc
 import os
 import time
-from fractions import Fraction
 
 import aiohttp
-import av
-import numpy as np
 import pylibsrtp
 import pytest
 
 from loadtests.light_viewer import LightViewer
 from mediaserver.core.access_unit import AccessUnit, VideoTrack
 from mediaserver.core.stream import Stream
-from mediaserver.protocols.nal import split_annexb
 from signalling.whep_client import WhepClient
-from tests.signalling.conftest import GOOD_TOKEN, Clip
+from tests.signalling.conftest import GOOD_TOKEN, Clip, encode_clip
 from tests.support.lossy_udp import LossyUdpRelay
 
 LOOPBACK = ("127.0.0.1",)
@@ -30,31 +26,9 @@ LONG_FPS, LONG_GOP = 25, 200  # an 8 s GOP: a keyframe seen early came from a re
 @pytest.fixture(scope="module")
 def long_gop_clip() -> Clip:
     """8 s of 320x180 H.264 with one keyframe, at the start."""
-    ctx = av.CodecContext.create("libx264", "w")
-    ctx.width, ctx.height, ctx.pix_fmt = 320, 180, "yuv420p"
-    ctx.time_base = Fraction(1, LONG_FPS)
-    ctx.framerate = Fraction(LONG_FPS, 1)
-    ctx.gop_size = LONG_GOP
-    ctx.max_b_frames = 0
-    ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "bf": "0",
-                   "keyint_min": str(LONG_GOP), "sc_threshold": "0", "threads": "1"}
-    yy, xx = np.mgrid[0:180, 0:320]
-    packets = []
-    for n in range(LONG_GOP):
-        img = np.stack([(xx + 4 * n) % 256, (yy + 2 * n) % 256,
-                        np.full_like(xx, (8 * n) % 256)], axis=-1).astype(np.uint8)
-        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
-        frame.pts = n
-        packets += ctx.encode(frame)
-    packets += ctx.encode(None)
-    frames, sps, pps = [], b"", b""
-    for pkt in packets:
-        nalus = split_annexb(bytes(pkt))
-        sps = next((n for n in nalus if n[0] & 0x1F == 7), sps)
-        pps = next((n for n in nalus if n[0] & 0x1F == 8), pps)
-        frames.append((tuple(nalus), bool(pkt.is_keyframe)))
-    assert frames[0][1] and sum(k for _, k in frames) == 1
-    return Clip(tuple(frames), sps, pps)
+    clip = encode_clip(320, 180, LONG_GOP, LONG_GOP, LONG_FPS, preset="ultrafast")
+    assert clip.frames[0][1] and sum(k for _, k in clip.frames) == 1
+    return clip
 
 
 async def replay_once_then_hold(stream: Stream, clip: Clip, keyframe_on_request) -> None:
