@@ -18,7 +18,8 @@ RTCP from the viewer (see :func:`.aiortc_seam.intercept_rtcp`):
   viewer restarts from the cached GOP (paced); otherwise the publisher is asked for a
   keyframe (rate-limited per source, see :mod:`mediaserver.core.keyframe_request`);
   a source that cannot be asked falls back to the cached GOP. At most one restart per viewer
-  per :data:`MIN_RESTART_INTERVAL`.
+  per :data:`MIN_RESTART_INTERVAL`; nothing is replayed while the source is not publishing
+  (a camera that died must look stalled, not loop its last GOP).
 """
 
 from __future__ import annotations
@@ -187,8 +188,9 @@ class FastVideoSender(FastSender):
         counters.keyframe_requests += 1
         stream = self._stream()
         now = time.monotonic()
-        if stream is None or now - self._last_restart < MIN_RESTART_INTERVAL:
-            return
+        if stream is None or not stream.publishing or \
+                now - self._last_restart < MIN_RESTART_INTERVAL:
+            return  # a source that stopped has nothing new: never replay its last GOP
         gop = stream.gop()
         if gop and now - stream.keyframe_at <= GOP_ANSWER_AGE:
             self._restart_from(gop)

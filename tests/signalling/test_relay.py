@@ -238,3 +238,22 @@ async def test_hundred_light_viewers_join_and_leave_without_leaks(hub) -> None:
     await eventually(lambda: not leftover_tasks(), timeout=20)
     await eventually(lambda: len(os.listdir("/proc/self/fd")) <= baseline_fds, timeout=20)
     assert _srtp_sessions() <= baseline_srtp
+
+
+async def test_pli_after_the_source_stopped_replays_nothing(hub) -> None:
+    relay = hub.endpoint.relay
+    viewer = light(hub)
+    try:
+        await viewer.start()
+        await eventually(lambda: viewer.counter.frames > 5)
+        hub.tasks[0].cancel()  # the camera stops publishing (its GOP stays cached)
+        await asyncio.gather(hub.tasks[0], return_exceptions=True)
+        assert not hub.streams["cam1"].publishing and hub.streams["cam1"].gop()
+        await asyncio.sleep(0.3)
+        frames = viewer.counter.frames
+        assert await viewer.request_keyframe()
+        await eventually(lambda: relay.counters.keyframe_requests >= 1)
+        await asyncio.sleep(1.0)
+        assert viewer.counter.frames == frames and relay.counters.keyframes_from_cache == 0
+    finally:
+        await viewer.close()
