@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from .access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
 from .audio import AudioChannel
+from .keyframe_request import KeyframeRequests
 from .subscriber import DEFAULT_MAXSIZE, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,10 @@ class Stream:
         self.track_error: str | None = None
         #: audio side-channel (no GOP cache; see :mod:`.audio`)
         self.audio = AudioChannel(stream_id)
+        #: how viewers ask the publisher for a keyframe (see :mod:`.keyframe_request`)
+        self.keyframe_requests = KeyframeRequests(stream_id)
+        #: monotonic time the cached keyframe arrived (0 when none)
+        self.keyframe_at = 0.0
 
     # -- publisher side -------------------------------------------------------------------
 
@@ -122,6 +127,7 @@ class Stream:
 
     def end_session(self) -> None:
         self.publishing = False
+        self.keyframe_requests.set_requester(None)
         self._keyframe_event.clear()
 
     def set_track(self, track: VideoTrack) -> None:
@@ -216,6 +222,7 @@ class Stream:
             self._gop = [au]
             self._gop_bytes = au.size
             self._gop_valid = True
+            self.keyframe_at = time.monotonic()
             return
         if not self._gop_valid:
             return
