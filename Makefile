@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint system-deps bench bench-wall loadtest-smoke models-eval models-train clean
+.PHONY: setup demo test lint system-deps bench bench-wall loadtest-smoke models-eval models-train fuzz clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,12 @@ bench-wall: setup system-deps
 ## Load-test scenario `smoke` (report.json, report.md and plots under data/loadtest/smoke)
 loadtest-smoke: setup
 	$(BIN)/python -m loadtests run --scenario smoke --out data/loadtest/smoke
+
+## Fuzz every parser, one target after the other, FUZZ_SECONDS each (docs/reliability.md)
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	$(BIN)/python -m pip install -q -e '.[fuzz]'
+	nice -n 15 $(BIN)/python -m fuzz run --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 ## Model metrics + CPU speed -> models/metrics.json, docs/models.md (the model card),
 ## calibrated thresholds -> configs/models.yaml

@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="p95 delay variation (first frame: 4×) (500)")
     limits.add_argument("--cpu-limit", type=float, help="hub CPU in cores (0.9 × cores)")
     limits.add_argument("--time-limit", type=float, help=f"whole run, s (≤ {MAX_TIME:.0f})")
+    hub.add_argument("--relay", choices=("fast", "aiortc"), default="fast",
+                     help="WHEP video sender of a hub started here: the fast relay "
+                     "(default) or aiortc's per-viewer sender (webrtc.fast_relay: false)")
     run.add_argument("--clip-dir", type=Path, default=default_clip_dir())
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("-v", "--verbose", action="store_true")

@@ -90,6 +90,10 @@ class RunContext:
             async with self._monitored(handle, started_here=False):
                 yield handle
             return
+        # --relay aiortc: the per-viewer aiortc sender, for before/after comparisons
+        relay = getattr(self.args, "relay", "fast")
+        extra = {**(extra or {})}
+        extra["webrtc"] = {**extra.get("webrtc", {}), "fast_relay": relay == "fast"}
         async with started_hub(self.work, extra=extra, netns=netns, http_host=http_host,
                                host_addresses=host_addresses, sources=sources) as handle, \
                 self._monitored(handle, started_here=True):

@@ -18,6 +18,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from signalling.peer import restrict_host_addresses
 
+from .light_viewer import RtpCounter
 from .viewer import FrameCounter, ViewerRefused, install_counter
 
 logger = logging.getLogger(__name__)
@@ -28,8 +29,12 @@ MAX_POLLS = 20
 
 class JanusViewer:
     def __init__(self, url: str, mountpoint: int, *, host_addresses: Sequence[str] = (),
-                 http: aiohttp.ClientSession, timeout: float = 30.0) -> None:
+                 http: aiohttp.ClientSession, timeout: float = 30.0,
+                 light: bool = False) -> None:
         self.url = url.rstrip("/")
+        #: count RTP at the DTLS transport (no jitter buffer), like the hub's light viewers
+        self.light = light
+        self.rtp: RtpCounter | None = None
         self.mountpoint = mountpoint
         self.host_addresses = tuple(host_addresses)
         self._http = http
@@ -76,7 +81,12 @@ class JanusViewer:
         self.pc = pc
         restrict_host_addresses(pc, self.host_addresses)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
-        self.counter = install_counter(pc)
+        if self.light:
+            self.rtp = RtpCounter()
+            self.rtp.install(pc, offer["sdp"])
+            self.counter = self.rtp.counter
+        else:
+            self.counter = install_counter(pc)
         await pc.setLocalDescription(await pc.createAnswer())
         await self._post(f"/{self.session}/{self.handle}", {
             "janus": "message", "body": {"request": "start"},
@@ -95,6 +105,8 @@ class JanusViewer:
             except (aiohttp.ClientError, TimeoutError, ViewerRefused, ValueError) as exc:
                 logger.debug("janus destroy failed: %s", exc)
             self.session = None
+        if self.rtp is not None:
+            await self.rtp.aclose()
         if self.pc is not None:
             await self.pc.close()
             await asyncio.sleep(0)

@@ -1,6 +1,9 @@
 """Viewer swarm worker: N non-decoding viewers (WHEP or Janus), joining within a window,
 held for a bounded time; prints one JSON report. Runs as its own process so viewer CPU never
-counts as hub CPU, and so it can run inside a network namespace.
+counts as hub CPU, and so it can run inside a network namespace. Viewers are light by default
+(:mod:`loadtests.light_viewer`: ICE + DTLS-SRTP with aiortc, RTP counted at the DTLS transport,
+no jitter buffer), so the swarm outlasts the servers it loads; ``--viewer counting`` keeps
+aiortc's jitter buffer (pictures reassembled and counted, not decoded).
 
     python -m loadtests.swarm --whep http://127.0.0.1:8080/whep/cam001 --count 20 \
         --join-window 2 --duration 15 [--token T] [--host-address 127.0.0.1]
@@ -22,6 +25,7 @@ import time
 import aiohttp
 
 from .janus_viewer import JanusViewer
+from .light_viewer import LightViewer
 from .viewer import CountingViewer, inbound_stats
 
 logger = logging.getLogger(__name__)
@@ -63,7 +67,10 @@ async def _stats(viewer) -> dict:
     counts = {"frames": c.frames if c else 0, "bytes": c.bytes if c else 0}
     if viewer.pc is None:
         return {"packets": 0, "lost": 0, **counts}
+    rtp = getattr(viewer, "rtp", None)
     try:
+        if rtp is not None:  # a light viewer: its own counts, aiortc's receiver saw nothing
+            return {**await rtp.stats(), **counts}
         return {**await inbound_stats(viewer.pc), **counts}
     except Exception:  # noqa: BLE001 - a closed peer has no stats
         return {"packets": 0, "lost": 0, **counts}
@@ -103,10 +110,12 @@ async def run_swarm(args: argparse.Namespace) -> dict:
     async with aiohttp.ClientSession() as http:
         if args.janus:
             viewers = [JanusViewer(args.janus, args.mountpoint, http=http,
-                                   host_addresses=args.host_address) for _ in range(args.count)]
+                                   host_addresses=args.host_address,
+                                   light=args.viewer == "light") for _ in range(args.count)]
         else:
-            viewers = [CountingViewer(args.whep[i % len(args.whep)], token=args.token,
-                                      http=http, host_addresses=args.host_address)
+            kind = LightViewer if args.viewer == "light" else CountingViewer
+            viewers = [kind(args.whep[i % len(args.whep)], token=args.token,
+                            http=http, host_addresses=args.host_address)
                        for i in range(args.count)]
         delays = sorted(rng.uniform(0, args.join_window) for _ in viewers)
         t0 = time.monotonic()
@@ -181,6 +190,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host-address", action="append", default=[],
                         help="ICE host candidate address of the viewers (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--viewer", choices=("light", "counting"), default="light",
+                        help="light: RTP counted at the DTLS transport (no jitter buffer); "
+                        "counting: aiortc's jitter buffer, pictures counted, not decoded")
     args = parser.parse_args(argv)
     if not 1 <= args.count <= MAX_VIEWERS or not 0 < args.duration <= MAX_DURATION \
             or not 0 <= args.join_window <= MAX_DURATION:

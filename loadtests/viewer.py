@@ -67,13 +67,16 @@ class FrameCounter:
         self.count(frame.data, frame.timestamp)
 
     def count(self, data: bytes, timestamp: int) -> None:
+        self.count_picture(len(data), timestamp, is_h264_keyframe(data))
+
+    def count_picture(self, size: int, timestamp: int, keyframe: bool) -> None:
         now = self._clock()
         if self.first_at is None:
             self.first_at = now
         self.last_at = now
         self.frames += 1
-        self.bytes += len(data)
-        if is_h264_keyframe(data):
+        self.bytes += size
+        if keyframe:
             self.keyframes += 1
         if self._last_ts is not None:
             delta = (timestamp - self._last_ts) & 0xFFFFFFFF
@@ -137,7 +140,7 @@ class CountingViewer:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc = pc
         pc.addTransceiver("video", direction="recvonly")
-        self.counter = install_counter(pc)
+        self._before_offer(pc)
         restrict_host_addresses(pc, self.host_addresses)
         await pc.setLocalDescription(await pc.createOffer())
         headers = {"Content-Type": "application/sdp"}
@@ -149,7 +152,16 @@ class CountingViewer:
             if resp.status != 201:
                 raise ViewerRefused(resp.status, body.strip()[:200])
             self.session_url = urljoin(self.url, resp.headers["Location"])
+        body = self._on_answer(pc, body)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
+
+    def _before_offer(self, pc: RTCPeerConnection) -> None:
+        """Hook: the video transceiver exists, the offer is not made yet."""
+        self.counter = install_counter(pc)
+
+    def _on_answer(self, pc: RTCPeerConnection, answer: str) -> str:
+        """Hook: the answer arrived; returns the SDP to apply."""
+        return answer
 
     @property
     def first_frame_s(self) -> float | None:

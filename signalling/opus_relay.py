@@ -19,7 +19,7 @@ import collections
 import logging
 
 import av
-from aiortc import RTCPeerConnection, RTCRtpCodecCapability, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpCodecCapability, RTCRtpSender, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from mediaserver.core.stream import Stream
@@ -61,6 +61,14 @@ class OpusRelayTrack(MediaStreamTrack):
             self._waiter.set_result(None)
 
     async def recv(self) -> av.Packet:
+        data, pts = await self.next_packet()
+        packet = av.Packet(data)
+        packet.pts = pts
+        packet.time_base = TIME_BASE
+        return packet
+
+    async def next_packet(self) -> tuple[bytes, int]:
+        """The next Opus packet and its timestamp (48 kHz, rebased to start at 0)."""
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError("track ended")
@@ -72,11 +80,8 @@ class OpusRelayTrack(MediaStreamTrack):
         data, timestamp = self._queue.popleft()
         if self._first is None:
             self._first = timestamp
-        packet = av.Packet(data)
-        packet.pts = max(0, timestamp - self._first)
-        packet.time_base = TIME_BASE
         self.sent += 1
-        return packet
+        return data, max(0, timestamp - self._first)
 
     def stop(self) -> None:
         super().stop()
@@ -107,8 +112,9 @@ class AudioRelay:
         for track in self._listeners.get(source_id, ()):
             track.offer(data, timestamp)
 
-    def subscribe(self, source_id: str) -> OpusRelayTrack:
-        track = OpusRelayTrack(self, source_id)
+    def subscribe(self, source_id: str, track_type: type[OpusRelayTrack] | None = None
+                  ) -> OpusRelayTrack:
+        track = (track_type or OpusRelayTrack)(self, source_id)
         self._listeners.setdefault(source_id, set()).add(track)
         return track
 
@@ -125,23 +131,26 @@ class AudioRelay:
 
 
 def add_audio_track(pc: RTCPeerConnection, relay: AudioRelay, source_id: str,
-                    stream: Stream | None, transcoders: AudioTranscoders | None) -> bool:
+                    stream: Stream | None, transcoders: AudioTranscoders | None,
+                    track_type: type[OpusRelayTrack] | None = None
+                    ) -> RTCRtpTransceiver | None:
     """Give a WHEP viewer's peer connection an Opus track, before the offer is applied.
 
     Opus comes from this node's WHIP publisher of ``source_id`` (relayed), else, when the
     source's Stream carries AAC, from its shared AAC→Opus transcoder (started by the first
-    such viewer, released when this peer connection closes). False: no audio to give.
+    such viewer, released when this peer connection closes). None: no audio to give.
+    ``track_type``: the fast relay's held track (:mod:`.relay.held_track`).
     """
     aac = not relay.has_audio(source_id) and transcoders is not None and \
         transcoders.carries_aac(stream)
     if not aac and not relay.has_audio(source_id):
-        return False
+        return None
     if aac:
         assert transcoders is not None and stream is not None
         if not transcoders.acquire(source_id, stream):
             logger.info("[%s] no audio for this viewer: AAC transcoder cap reached", source_id)
-            return False
-    listener = relay.subscribe(source_id)
+            return None
+    listener = relay.subscribe(source_id, track_type)
     audio = pc.addTransceiver(listener, direction="sendonly")
     audio.setCodecPreferences(opus_preferences())
     released = False
@@ -155,4 +164,4 @@ def add_audio_track(pc: RTCPeerConnection, relay: AudioRelay, source_id: str,
             if aac and transcoders is not None:
                 transcoders.release(source_id)
 
-    return True
+    return audio

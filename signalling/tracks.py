@@ -16,7 +16,7 @@ from fractions import Fraction
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from mediaserver.core.access_unit import VIDEO_CLOCK_RATE
+from mediaserver.core.access_unit import VIDEO_CLOCK_RATE, AccessUnit
 from mediaserver.core.subscriber import Subscriber
 from mediaserver.errors import SubscriberClosed
 
@@ -64,6 +64,16 @@ class PacketVideoTrack(MediaStreamTrack):
         self.ended_by_source = False
 
     async def recv(self) -> av.Packet:
+        au, pts = await self.next_unit()
+        packet = av.Packet(au.annexb)
+        packet.pts = pts
+        packet.dts = pts - (au.pts - au.dts)
+        packet.time_base = TIME_BASE
+        packet.is_keyframe = au.keyframe
+        return packet
+
+    async def next_unit(self) -> tuple[AccessUnit, int]:
+        """The next access unit and its rebased 90 kHz timestamp, paced during the catch-up."""
         if self.readyState != "live":
             raise MediaStreamError("track ended")
         loop = asyncio.get_running_loop()
@@ -87,20 +97,22 @@ class PacketVideoTrack(MediaStreamTrack):
         if au.codec != "h264":
             self.stop()
             raise MediaStreamError(f"cannot relay {au.codec} as H.264")
-        pts = self._next_pts(au.pts, pacing)
+        # the outgoing clock follows decode order; the RTP timestamp is the presentation
+        # time (RFC 6184), out of order with B-frames
+        dts = self._next_pts(au.dts, pacing)
         if self._backlog > 0:
             self._backlog -= 1
         self._gap = max(CATCH_UP_STEP / VIDEO_CLOCK_RATE, au.size * 8 / self._catch_up_bitrate)
         self._sent_at = loop.time()
-        packet = av.Packet(au.annexb)
-        packet.pts = pts
-        packet.dts = pts
-        packet.time_base = TIME_BASE
-        packet.is_keyframe = au.keyframe
+        pts = dts + au.pts - au.dts  # presentation time on the outgoing clock
         self.frames_sent += 1
         self.bytes_sent += au.size
         self.keyframes_sent += au.keyframe
-        return packet
+        return au, pts
+
+    def restart_catch_up(self) -> None:
+        """Pace out what is queued now as a new catch-up (a viewer restarted from the GOP)."""
+        self._started = False
 
     def _next_pts(self, pts_in: int, pacing: bool) -> int:
         if self._last_in is None:

@@ -37,7 +37,7 @@ import secrets
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.exceptions import OperationError
 
 from mediaserver.config.media import WebRtcConfig
@@ -52,6 +52,8 @@ from mediaserver.transcode.manager import ProfileStreams, Transcoders
 from .endpoint import NEGOTIATION_TIMEOUT, SessionCounters, SessionEndpoint
 from .opus_relay import AudioRelay, add_audio_track
 from .peer import check_offer, h264_preferences, sps_profile_level_id
+from .relay.aiortc_seam import slim_send_only
+from .relay.setup import FastRelay, RelaySenders
 from .tracks import PacketVideoTrack
 from .whep_session import WhepSession
 
@@ -95,6 +97,8 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
         self._access = access
         self._ready_timeout = ready_timeout
         self._connect_timeout = webrtc.connect_timeout
+        #: the fast relay (packetize once, per-viewer headers + SRTP), None when disabled
+        self.relay = FastRelay.create() if webrtc.fast_relay else None
 
     # -- metrics --------------------------------------------------------------------------
 
@@ -126,13 +130,14 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
         try:
             sub = await self._subscribe(key, session_id)
             try:
-                pc, sender, track, answer = await self._prepare(source_id, sub, offer_sdp)
+                pc, transceiver, track, answer = await self._prepare(source_id, sub, offer_sdp)
             except _NeedsTranscoder:
                 self._streams.unsubscribe(sub)
                 sub = await self._subscribe(self._stream_key(source_id, None, fallback=True),
                                             session_id)
                 try:
-                    pc, sender, track, answer = await self._prepare(source_id, sub, offer_sdp)
+                    pc, transceiver, track, answer = await self._prepare(source_id, sub,
+                                                                         offer_sdp)
                 except BaseException:
                     self._streams.unsubscribe(sub)
                     raise
@@ -142,9 +147,10 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
         finally:
             self._pending -= 1
 
-        session = WhepSession(session_id, source_id, pc, sender, sub, track,
+        track, fast = self._fast_senders(pc, transceiver, track, sub, session_id)
+        session = WhepSession(session_id, source_id, pc, transceiver.sender, sub, track,
                               release=self._streams.unsubscribe, on_closed=self._closed,
-                              ice_ufrag=offer.ice_ufrag, principal=principal)
+                              ice_ufrag=offer.ice_ufrag, principal=principal, fast=fast)
         self._sessions[session_id] = session
         self.counters.sessions_opened += 1
         session.start(self._connect_timeout)
@@ -173,7 +179,7 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
             raise _HttpError(exc.status, str(exc), {"Retry-After": "5"}) from None
 
     async def _prepare(self, source_id: str, sub: Subscriber, offer: str
-                       ) -> tuple[RTCPeerConnection, object, PacketVideoTrack, str]:
+                       ) -> tuple[RTCPeerConnection, RTCRtpTransceiver, PacketVideoTrack, str]:
         key = sub.stream_id
         if not await self._streams.wait_ready(key, self._ready_timeout):
             raise _HttpError(504, f"source {source_id} did not deliver video within "
@@ -183,12 +189,14 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
             if self._transcoders is not None and key == source_id:
                 raise _NeedsTranscoder(codec)
             raise _HttpError(406, f"source codec {codec} needs a transcoder profile")
-        track = PacketVideoTrack(sub, catch_up_bitrate=self._webrtc.catch_up_bitrate)
+        track_type = PacketVideoTrack if self.relay is None else self.relay.track_type
+        track = track_type(sub, catch_up_bitrate=self._webrtc.catch_up_bitrate)
         pc = self._peers.create()
         self.counters.peer_connections_created += 1
         try:
             async with asyncio.timeout(NEGOTIATION_TIMEOUT):
                 transceiver = pc.addTransceiver(track, direction="sendonly")
+                slim_send_only(transceiver)  # ~100 KiB per viewer of unused receiver state
                 profile = sps_profile_level_id(sps) if sps else None
                 transceiver.setCodecPreferences(h264_preferences(profile))
                 self._add_audio(pc, source_id, offer)
@@ -197,17 +205,34 @@ class WhepEndpoint(SessionEndpoint[WhepSession]):
                 await pc.setLocalDescription(await pc.createAnswer())
             if self._closing:
                 raise _HttpError(503, "server is shutting down")
-            return pc, transceiver.sender, track, pc.localDescription.sdp
+            return pc, transceiver, track, pc.localDescription.sdp
         except BaseException as exc:
             await self._negotiation_failed(exc, pc, source_id,
                                            422 if isinstance(exc, OperationError) else 400)
             raise
 
+    def _fast_senders(self, pc: RTCPeerConnection, transceiver: RTCRtpTransceiver,
+                      track: PacketVideoTrack, sub: Subscriber, session_id: str
+                      ) -> tuple[PacketVideoTrack, RelaySenders | None]:
+        """The viewer's fast-path senders, or aiortc's own (relay disabled or not possible)."""
+        if self.relay is None:
+            return track, None
+        key = sub.stream_id
+        prefix = f"{key}:{session_id[:6]}"
+        video = self.relay.sender(transceiver, track, lambda: self._streams.stream(key),
+                                  log_prefix=prefix)
+        audio = self.relay.audio_sender(pc, log_prefix=prefix)
+        if video is None:
+            track = PacketVideoTrack(sub, catch_up_bitrate=self._webrtc.catch_up_bitrate)
+            transceiver.sender.replaceTrack(track)
+        return track, RelaySenders(video, audio)
+
     def _add_audio(self, pc: RTCPeerConnection, source_id: str, offer: str) -> None:
         """Opus for a viewer that offers audio (see :func:`.opus_relay.add_audio_track`)."""
         if self._audio is not None and "m=audio" in offer:
             add_audio_track(pc, self._audio, source_id, self._streams.stream(source_id),
-                            self._audio_transcoders)
+                            self._audio_transcoders,
+                            self.relay.audio_track_type if self.relay is not None else None)
 
     def _source_codec(self, source_id: str) -> tuple[str, bytes | None]:
         """The source's codec and H.264 SPS (track parameters, else the cached keyframe)."""

@@ -12,6 +12,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender
 from mediaserver.core.subscriber import Subscriber
 
 from .lifecycle import SessionLifecycle
+from .relay.setup import RelaySenders
 from .tracks import PacketVideoTrack
 
 logger = logging.getLogger(__name__)
@@ -31,8 +32,10 @@ class WhepSession(SessionLifecycle):
                  sender: RTCRtpSender, subscriber: Subscriber, track: PacketVideoTrack, *,
                  release: Callable[[Subscriber], None],
                  on_closed: Callable[[WhepSession], None], ice_ufrag: str | None = None,
-                 principal: object = None) -> None:
+                 principal: object = None, fast: RelaySenders | None = None) -> None:
         self.sender = sender
+        #: the fast relay's senders of this viewer's media (None: aiortc's own senders)
+        self.fast = fast
         self.subscriber = subscriber
         self.track = track
         self.principal = principal
@@ -54,6 +57,11 @@ class WhepSession(SessionLifecycle):
             if getattr(stats, "type", None) == "outbound-rtp":
                 self.packets_sent = stats.packetsSent
                 self.bytes_sent = stats.bytesSent
+
+    def start(self, connect_timeout: float) -> None:
+        if self.fast is not None:
+            self.fast.start()
+        super().start(connect_timeout)
 
     def info(self) -> dict[str, object]:
         """A snapshot for metrics and the API (no capability id, only its log prefix)."""
@@ -78,6 +86,8 @@ class WhepSession(SessionLifecycle):
 
     async def _teardown(self) -> None:
         self._release(self.subscriber)
+        if self.fast is not None:
+            await self.fast.aclose()
         await self.refresh_stats()
         await self._close_pc()
         logger.info("[%s] whep %s closed (%s): %d frames, %d packets, %d bytes, %d dropped",

@@ -15,6 +15,7 @@ cache stays short and new viewers start fast) and, for VP8, the reader.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -67,6 +68,7 @@ class WhipSession(SessionLifecycle):
         self._began = False
         self._receiver: RTCRtpReceiver | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._keyframe_wanted = asyncio.Event()
         pc.on("track", self._on_track)
 
     def attach(self, receiver: RTCRtpReceiver, kind: str) -> None:
@@ -195,8 +197,15 @@ class WhipSession(SessionLifecycle):
         viewer joins the Stream; end the session after ``media_timeout`` s without media."""
         last_pli = 0.0
         viewers = 0
+        self.push.stream.keyframe_requests.set_requester(self._want_keyframe)
         while True:
-            await asyncio.sleep(_TICK)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_TICK):
+                    await self._keyframe_wanted.wait()
+            if self._keyframe_wanted.is_set():  # a viewer asked (rate-limited by the Stream)
+                self._keyframe_wanted.clear()
+                last_pli = time.monotonic()
+                await self.request_keyframe()
             now = time.monotonic()
             if now - self._last_media > self._media_timeout:
                 self.end(f"no media for {self._media_timeout:g} s", failed=True)
@@ -206,6 +215,10 @@ class WhipSession(SessionLifecycle):
             if joined or now - last_pli >= (self._pli_interval if self._began else 0.5):
                 last_pli = now
                 await self.request_keyframe()
+
+    def _want_keyframe(self) -> bool:
+        self._keyframe_wanted.set()
+        return True
 
     async def request_keyframe(self) -> None:
         if self._receiver is None:

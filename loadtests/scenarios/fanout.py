@@ -9,6 +9,7 @@ from ..context import RunContext
 from ..farmproc import started_farm
 from ..hubapi import import_sources
 from ..plots import plot_steps, plot_timeline
+from ..procstat import read_proc
 from .common import capacity, idle_cores, ramp, viewer_step, wait_streams
 
 
@@ -31,6 +32,10 @@ async def fanout_ramp(ctx: RunContext) -> dict:
         await asyncio.sleep(2.0)
         baseline = await idle_cores(hub.pid, a.hold)
         ctx.notes.append(f"hub CPU with the source pulled and no viewers: {baseline} cores")
+        idle_rss = read_proc(hub.pid).rss / 2**20 if hub.pid else None
+        if idle_rss is not None:
+            ctx.notes.append(f"hub RSS with the source pulled and no viewers: "
+                             f"{idle_rss:.1f} MiB (rss_per_viewer_mib is above it)")
         with ctx.progress:
             levels = ramp(a.viewers_start, a.max_viewers, a.viewer_step)
             task = ctx.progress.add_task("fan-out ramp", total=len(levels))
@@ -41,6 +46,9 @@ async def fanout_ramp(ctx: RunContext) -> dict:
                 step = await viewer_step(ctx, hub, farm.ids, viewers=viewers, hold=a.hold,
                                          join_window=a.join_window, extra={"streams": 1},
                                          baseline_cores=baseline)
+                if idle_rss is not None and step.get("hub_rss_mib") is not None:
+                    step["rss_per_viewer_mib"] = round(
+                        (step["hub_rss_mib"] - idle_rss) / max(1, viewers), 3)
                 ctx.progress.advance(task)
                 if not step["within_limits"]:
                     break

@@ -102,8 +102,9 @@ async def side_by_side(ctx: RunContext) -> dict:
                      "over the hold period / RTP packets the viewers received in it; "
                      "both servers pull the same farm camera over RTSP with RTP over UDP "
                      "(Janus has no interleaved mode), so upstream loss hits both alike; "
-                     "the hub re-packetizes access units (aiortc) while Janus forwards the "
-                     "camera's RTP packets, so packet sizes differ: compare per kbyte too")
+                     "the hub packetizes access units once per source (payloads up to 1300 "
+                     "bytes) while Janus forwards the camera's RTP packets, so packet sizes "
+                     "differ: compare per kbyte too")
     held = [s for s in (hub_step, janus_step) if s["within_limits"]]
     return {"status": "ok", "capacity": {
         "streams_held": 1, "viewers_held": hub_step["connected"] if hub_step in held else 0,

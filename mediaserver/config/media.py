@@ -56,3 +56,6 @@ class WebRtcConfig(Section):
                                    "'connected' before it is closed and counted as failed")
     catch_up_bitrate: int = Field(20_000_000, ge=1_000_000, title="Rate (bit/s) at which the "
                                   "cached GOP is sent to a new viewer so it catches up to live")
+    fast_relay: bool = Field(True, title="Send H.264 to viewers through the fast relay "
+                             "(packetize once per source; NACK/RTX and PLI answered); false "
+                             "uses aiortc's own per-viewer sender")

@@ -13,18 +13,28 @@ VIDEO_CLOCK_RATE = 90_000
 class AccessUnit:
     """One encoded picture.
 
-    ``nalus`` are the NAL units without start codes; ``pts`` is in the 90 kHz clock and grows
-    monotonically within one publisher session; ``keyframe`` marks a random-access point (IDR /
-    IRAP). Keyframes always carry their parameter sets in-band (``Stream.publish`` ensures it),
-    so any egress can start a decoder on them.
+    ``nalus`` are the NAL units without start codes. Both timestamps are in the 90 kHz clock:
+
+    * ``pts``, the presentation timestamp, is what RTP carries (RFC 6184/7798: the RTP
+      timestamp is the sampling instant). With B-frames access units arrive in decode order
+      and ``pts`` goes backwards inside a GOP; egresses must pass it through unchanged.
+    * ``dts``, the decode timestamp, increases strictly, one access unit after the other,
+      within a publisher session and across sessions once :class:`Stream` has rebased it.
+      Muxers (clips, recordings) write it as the DTS; ``dts <= pts`` always. It defaults to
+      ``pts`` for sources without reordering.
+
+    ``keyframe`` marks a random-access point (IDR / IRAP). Keyframes always carry their
+    parameter sets in-band (``Stream.publish`` ensures it), so any egress can start a decoder
+    on them.
     """
 
-    __slots__ = ("nalus", "pts", "keyframe", "codec", "_annexb", "size")
+    __slots__ = ("nalus", "pts", "dts", "keyframe", "codec", "_annexb", "size")
 
     def __init__(self, nalus: list[bytes] | tuple[bytes, ...], pts: int, keyframe: bool,
-                 codec: str = "h264") -> None:
+                 codec: str = "h264", dts: int | None = None) -> None:
         self.nalus: tuple[bytes, ...] = tuple(nalus)
         self.pts = pts
+        self.dts = pts if dts is None else dts
         self.keyframe = keyframe
         self.codec = codec
         self.size = sum(len(n) for n in self.nalus)
@@ -38,8 +48,8 @@ class AccessUnit:
         return self._annexb
 
     def __repr__(self) -> str:
-        return (f"AccessUnit(codec={self.codec}, pts={self.pts}, keyframe={self.keyframe}, "
-                f"nalus={len(self.nalus)}, size={self.size})")
+        return (f"AccessUnit(codec={self.codec}, pts={self.pts}, dts={self.dts}, "
+                f"keyframe={self.keyframe}, nalus={len(self.nalus)}, size={self.size})")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from ..protocols.nal_kinds import nal_kinds
 from .access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
 from .audio import AudioChannel
+from .keyframe_request import KeyframeRequests
 from .subscriber import DEFAULT_MAXSIZE, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ class Stream:
 
     A publisher calls :meth:`begin_session`, :meth:`set_track` and then :meth:`publish` for each
     access unit. Each publisher session starts at a keyframe and its timestamps are rebased so
-    that subscribers see one continuous, increasing 90 kHz clock across camera restarts.
+    that subscribers see one continuous 90 kHz clock across camera restarts, with strictly
+    increasing ``dts`` (see :class:`AccessUnit`).
     """
 
     def __init__(self, stream_id: str) -> None:
@@ -76,9 +78,9 @@ class Stream:
         self._gop_bytes = 0
         self._gop_valid = False
         self._waiting_keyframe = True
-        self._pts_offset = 0
+        self._offset = 0
         self._rebase = True
-        self._last_pts: int | None = None
+        self._last_dts: int | None = None
         self._parameter_sets: dict[int, bytes] = {}
         self._keyframe_event = asyncio.Event()
         self.publishing = False
@@ -86,6 +88,10 @@ class Stream:
         self.track_error: str | None = None
         #: audio side-channel (no GOP cache; see :mod:`.audio`)
         self.audio = AudioChannel(stream_id)
+        #: how viewers ask the publisher for a keyframe (see :mod:`.keyframe_request`)
+        self.keyframe_requests = KeyframeRequests(stream_id)
+        #: monotonic time the cached keyframe arrived (0 when none)
+        self.keyframe_at = 0.0
 
     # -- publisher side -------------------------------------------------------------------
 
@@ -105,6 +111,7 @@ class Stream:
 
     def end_session(self) -> None:
         self.publishing = False
+        self.keyframe_requests.set_requester(None)
         self._keyframe_event.clear()
 
     def set_track(self, track: VideoTrack) -> None:
@@ -127,7 +134,7 @@ class Stream:
         if au.keyframe:
             au = self._with_parameter_sets(au)
             self._check_track()
-        self._rebase_pts(au)
+        self._rebase_timestamps(au)
         self.stats.count(au, now)
         self._cache(au)
         for sub in self._subscribers:
@@ -156,21 +163,25 @@ class Stream:
             fields.update(codec=track.codec, width=track.width or "", height=track.height or "")
         return fields
 
-    def _rebase_pts(self, au: AccessUnit) -> None:
+    def _rebase_timestamps(self, au: AccessUnit) -> None:
+        """Shift ``pts`` and ``dts`` by one offset per publisher session, so that subscribers
+        see one continuous clock across camera restarts. Only ``dts`` must increase: ``pts``
+        keeps the presentation order of B-frames, which goes backwards inside a GOP."""
         if self._rebase:
             self._rebase = False
-            if self._last_pts is None:
-                self._pts_offset = 0
+            if self._last_dts is None:
+                self._offset = 0
             else:
                 # continue one nominal frame after the last picture the subscribers saw
-                self._pts_offset = self._last_pts + VIDEO_CLOCK_RATE // 25 - au.pts
-        pts = au.pts + self._pts_offset
-        if self._last_pts is not None and pts <= self._last_pts:
-            # timestamps going backwards inside a session: keep the clock increasing
-            self._pts_offset += self._last_pts + 1 - pts
-            pts = self._last_pts + 1
-        au.pts = pts
-        self._last_pts = pts
+                self._offset = self._last_dts + VIDEO_CLOCK_RATE // 25 - au.dts
+        dts = au.dts + self._offset
+        if self._last_dts is not None and dts <= self._last_dts:
+            # decode timestamps going backwards inside a session (a camera's clock jump):
+            # shift the session's clock so that it keeps increasing
+            self._offset += self._last_dts + 1 - dts
+        au.pts += self._offset
+        au.dts += self._offset
+        self._last_dts = au.dts
 
     def _with_parameter_sets(self, au: AccessUnit) -> AccessUnit:
         kinds = nal_kinds(au.codec)
@@ -188,13 +199,14 @@ class Stream:
         nalus = list(au.nalus)
         # parameter sets go after an access unit delimiter, which must stay first
         at = 1 if nalus and kinds.kind(nalus[0]) == kinds.aud else 0
-        return AccessUnit(nalus[:at] + missing + nalus[at:], au.pts, True, au.codec)
+        return AccessUnit(nalus[:at] + missing + nalus[at:], au.pts, True, au.codec, au.dts)
 
     def _cache(self, au: AccessUnit) -> None:
         if au.keyframe:
             self._gop = [au]
             self._gop_bytes = au.size
             self._gop_valid = True
+            self.keyframe_at = time.monotonic()
             return
         if not self._gop_valid:
             return

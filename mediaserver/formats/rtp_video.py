@@ -3,7 +3,9 @@
 :class:`RtpVideoReceiver` parses RTP (counting unparsable packets and foreign payload types
 as malformed), depacketizes it with the codec processor's depacketizer, tracks the parameter
 sets by NAL kind (an SPS/PPS/VPS that changes updates the :class:`VideoTrack`, its size taken
-from the SPS), unwraps the 32-bit RTP timestamps to 90 kHz pts and hands every
+from the SPS), unwraps the 32-bit RTP timestamps to 90 kHz pts, derives the decode timestamps
+(:class:`~mediaserver.protocols.dts.DtsExtractor`: RTP carries presentation times, out of
+order with B-frames) and hands every
 :class:`AccessUnit` to its ``publish`` callback. The owners (the pull client, the push
 publisher session) hold one and pass it their callbacks.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
+from ..protocols.dts import DtsExtractor, reorder_depth_hint
 from ..protocols.errors import ProtocolError
 from ..protocols.rtp import RtpPacket
 from ..protocols.rtsp.media import VideoFormat
@@ -67,6 +70,7 @@ class RtpVideoReceiver:
         self.malformed = 0
         self.frames = 0
         self._unwrap = TimestampUnwrap()
+        self._dts: DtsExtractor | None = None  # made at the first unit, when the SPS is known
         self._sets = ParameterSets(self.processor.kinds, fmt.parameter_sets)
         self.track = VideoTrack(fmt.codec, fmt.width, fmt.height, fmt.fps, self._sets.known())
 
@@ -100,7 +104,12 @@ class RtpVideoReceiver:
         if changed:
             self._update_track()
         pts = self._unwrap.extend(timestamp) * VIDEO_CLOCK_RATE // self.fmt.clock_rate
-        if self._emit(AccessUnit(nalus, pts, keyframe, self.fmt.codec)):
+        if self._dts is None:
+            fps = self.track.fps or 25
+            self._dts = DtsExtractor(reorder_depth_hint(self.fmt.codec, self._sets.sps),
+                                     round(VIDEO_CLOCK_RATE / fps))
+        dts = self._dts.extract(pts)
+        if self._emit(AccessUnit(nalus, pts, keyframe, self.fmt.codec, dts)):
             self.frames += 1
 
     def _update_track(self) -> None:

@@ -277,7 +277,10 @@ def _rtsp_token(request: RtspRequest) -> str | None:
         except (ValueError, UnicodeDecodeError):
             return None
         return decoded.partition(":")[2] or None
-    token = parse_qs(urlsplit(request.uri).query).get("token")
+    try:
+        token = parse_qs(urlsplit(request.uri).query).get("token")
+    except ValueError:  # e.g. "rtsp://[x/": no token to find in it
+        return None
     return token[0] if token else None
 
 

@@ -41,6 +41,8 @@ async def read_json(request: web.Request, limit: int = JSON_LIMIT) -> Any:
         raise ApiError(413, "too_large", str(exc)) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+    except RecursionError:  # "[[[[..." deeper than the interpreter's recursion limit
+        raise ApiError(400, "bad_json", "body is not valid JSON: nested too deeply") from None
 
 
 async def read_json_object(request: web.Request, limit: int = JSON_LIMIT) -> dict[str, Any]:

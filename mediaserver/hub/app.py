@@ -49,6 +49,7 @@ from ..api.node_metrics import probe_collector, rtsp_collector, webrtc_collector
 from ..api.openapi import OpenApiApi
 from ..api.recording_metrics import recording_collector
 from ..api.recordings import RecordingsApi
+from ..api.relay_metrics import relay_collector
 from ..api.snapshot import SnapshotApi
 from ..api.sources import SourcesApi
 from ..api.users import UsersApi
@@ -272,6 +273,7 @@ class Hub:
         self.metrics.add_collector(analytics_collector(self.analytics))
         self.metrics.register(DetectorProcessCollector(self.analytics))
         self.metrics.add_collector(webrtc_collector(self.whep))
+        self.metrics.add_collector(relay_collector(self.whep.relay, self.manager.streams))
         if self.rtsp is not None:
             self.metrics.add_collector(rtsp_collector(self.rtsp.stats))
         if self.probes is not None:

@@ -97,7 +97,8 @@ def _int_param(params: dict[str, str], name: str, default: int | None) -> int:
         if default is None:
             raise AacError(f"fmtp lacks {name}")
         return default
-    if not value.strip().isdigit() or int(value) > 32:
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) > 32:
         raise AacError(f"fmtp {name}={value[:16]!r} out of range")
     return int(value)
 

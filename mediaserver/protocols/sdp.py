@@ -42,6 +42,12 @@ DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
 Attribute = tuple[str, str | None]
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_DECIMAL = re.compile(r"[0-9]{1,10}")
+
+
+def _is_decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts ``²`` and other digits ``int`` refuses."""
+    return _DECIMAL.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +83,21 @@ def _parse_rtpmap(value: str, lineno: int) -> tuple[int, RtpMap]:
     if len(parts) < 2 or not parts[0]:
         raise SdpError(f"line {lineno}: malformed rtpmap {value[:64]!r}")
     pt = _payload_type(pt_text, lineno)
-    if not parts[1].strip().isdigit() or int(parts[1]) == 0:
+    rate_text = parts[1].strip()
+    if not _is_decimal(rate_text) or int(rate_text) == 0:
         raise SdpError(f"line {lineno}: clock rate must be a positive integer, "
                        f"got {parts[1][:16]!r}")
     channels = None
     if len(parts) > 2 and parts[2].strip():
-        if not parts[2].strip().isdigit():
+        if not _is_decimal(parts[2].strip()):
             raise SdpError(f"line {lineno}: invalid channel count {parts[2][:16]!r}")
-        channels = int(parts[2])
-    return pt, RtpMap(parts[0].strip(), int(parts[1]), channels)
+        channels = int(parts[2].strip())
+    return pt, RtpMap(parts[0].strip(), int(rate_text), channels)
 
 
 def _payload_type(text: str, lineno: int) -> int:
     text = text.strip()
-    if not text.isdigit() or int(text) > 127:
+    if not _is_decimal(text) or int(text) > 127:
         raise SdpError(f"line {lineno}: invalid payload type {text[:16]!r}")
     return int(text)
 
@@ -261,9 +268,9 @@ class SessionDescription:
 
     def _session_line(self, kind: str, value: str, lineno: int) -> None:
         if kind == "v":
-            if not value.strip().isdigit():
+            if not _is_decimal(value.strip()):
                 raise SdpError(f"line {lineno}: invalid version {value[:16]!r}")
-            self.version = int(value)
+            self.version = int(value.strip())
         elif kind == "o":
             self.origin = value
         elif kind == "s":
@@ -311,11 +318,11 @@ def _parse_media(value: str, lineno: int) -> MediaDescription:
     if len(parts) < 3:
         raise SdpError(f"line {lineno}: malformed media line {value[:64]!r}")
     port_text, _, count_text = parts[1].partition("/")
-    if not port_text.isdigit() or int(port_text) > 65535:
+    if not _is_decimal(port_text) or int(port_text) > 65535:
         raise SdpError(f"line {lineno}: invalid media port {parts[1][:16]!r}")
-    if count_text and not count_text.isdigit():
+    if count_text and not _is_decimal(count_text):
         raise SdpError(f"line {lineno}: invalid port count {parts[1][:16]!r}")
-    formats: list[int | str] = [int(f) if f.isdigit() else f for f in parts[3:]]
+    formats: list[int | str] = [int(f) if _is_decimal(f) else f for f in parts[3:]]
     if "RTP/" in parts[2].upper():
         for fmt in formats:
             if not isinstance(fmt, int) or fmt > 127:

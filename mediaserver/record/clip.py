@@ -42,7 +42,7 @@ class ClipWriter:
         self.tmp = self.path.with_name(f".{self.path.stem}.{secrets.token_hex(4)}.part.mp4")
         self._track = track
         self._base: int | None = None
-        self._last_pts: int | None = None
+        self._last_dts: int | None = None
         self._pending: AccessUnit | None = None
         self.bytes = 0
         self.frames = 0
@@ -71,18 +71,18 @@ class ClipWriter:
             if self._base is None:
                 if not au.keyframe:
                     continue
-                self._base = au.pts
+                self._base = au.dts
                 self._set_extradata(au)
-            if self._last_pts is not None and au.pts <= self._last_pts:
+            if self._last_dts is not None and au.dts <= self._last_dts:
                 continue  # never a negative duration
-            self._last_pts = au.pts
+            self._last_dts = au.dts
             if self._pending is not None:
-                self._mux(self._pending, au.pts - self._pending.pts)
+                self._mux(self._pending, au.dts - self._pending.dts)
             self._pending = au
 
     def _mux(self, au: AccessUnit, duration: int) -> None:
         assert self._base is not None
-        packet = video_packet(au, self._stream, au.pts - self._base, duration)
+        packet = video_packet(au, self._stream, self._base, duration)
         try:
             self._container.mux(packet)
         except av.FFmpegError as exc:
@@ -92,9 +92,9 @@ class ClipWriter:
 
     @property
     def seconds(self) -> float:
-        if self._base is None or self._last_pts is None:
+        if self._base is None or self._last_dts is None:
             return 0.0
-        return (self._last_pts - self._base) / VIDEO_CLOCK_RATE
+        return (self._last_dts - self._base) / VIDEO_CLOCK_RATE
 
     def close(self) -> Path:
         """Finish, fsync, rename into place and fsync the directory; returns the path."""
@@ -130,13 +130,15 @@ def annexb_extradata(au: AccessUnit, track: VideoTrack) -> bytes | None:
     return b"".join(b"\x00\x00\x00\x01" + n for n in sets) if sets else None
 
 
-def video_packet(au: AccessUnit, stream: av.video.stream.VideoStream, pts: int,
+def video_packet(au: AccessUnit, stream: av.video.stream.VideoStream, base: int,
                  duration: int) -> av.Packet:
-    """An access unit as a packet of ``stream`` (90 kHz time base) at ``pts``."""
+    """An access unit as a packet of ``stream`` (90 kHz time base), its timestamps less
+    ``base``: PTS and DTS both, which differ with B-frames (see :class:`AccessUnit`)."""
     packet = av.Packet(au.annexb)
     packet.stream = stream
     packet.time_base = stream.time_base
-    packet.pts = packet.dts = pts
+    packet.pts = au.pts - base
+    packet.dts = au.dts - base
     packet.duration = max(1, duration)
     packet.is_keyframe = au.keyframe
     return packet

@@ -31,12 +31,12 @@ STALL_GRACE = 5.0
 
 
 class ClipJob:
-    def __init__(self, source_id: str, path: Path, initial: list[AccessUnit], end_pts: int,
+    def __init__(self, source_id: str, path: Path, initial: list[AccessUnit], end_dts: int,
                  config: EvidenceConfig) -> None:
         self.source_id = source_id
         self.path = path
         self._initial = initial
-        self.end_pts = end_pts
+        self.end_dts = end_dts
         self._config = config
         self._queue: collections.deque[AccessUnit] = collections.deque()
         self._wake = asyncio.Event()
@@ -77,7 +77,7 @@ class ClipJob:
                 batch = []
                 while self._queue:
                     au = self._queue.popleft()
-                    if au.pts > self.end_pts:
+                    if au.dts > self.end_dts:
                         finished = True
                         break
                     batch.append(au)
@@ -148,8 +148,8 @@ class Recorder:
         initial = src.ring.snapshot()
         if not initial:
             return None
-        end_pts = initial[-1].pts + int(self.config.post_roll * VIDEO_CLOCK_RATE)
-        job = ClipJob(source_id, path, initial, end_pts, self.config)
+        end_dts = initial[-1].dts + int(self.config.post_roll * VIDEO_CLOCK_RATE)
+        job = ClipJob(source_id, path, initial, end_dts, self.config)
         src.jobs.append(job)
         task = asyncio.create_task(self._run(src, job, src.track), name=f"clip-{source_id}")
         self._tasks.add(task)

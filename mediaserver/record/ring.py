@@ -8,7 +8,7 @@ from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit
 
 
 class PreRollRing:
-    """Keeps at least ``seconds`` of video (by 90 kHz pts), trimmed at keyframes, and at most
+    """Keeps at least ``seconds`` of video (by 90 kHz dts), trimmed at keyframes, and at most
     ``max_bytes`` (older GOPs are dropped first; the bytes dropped are counted). A single GOP
     longer than ``max_bytes`` cannot be cut (the ring must start at a keyframe): it is dropped
     whole and the ring starts again at the next keyframe."""
@@ -25,7 +25,7 @@ class PreRollRing:
             return  # a ring starts at a keyframe
         self._aus.append(au)
         self._bytes += au.size
-        self._trim(au.pts)
+        self._trim(au.dts)
 
     def _trim(self, newest: int) -> None:
         # drop the oldest GOP while the next keyframe alone still covers the span (or while
@@ -37,7 +37,7 @@ class PreRollRing:
                     self.dropped_bytes += self._bytes
                     self.reset()
                 return
-            covers = newest - self._aus[nxt].pts >= self.span
+            covers = newest - self._aus[nxt].dts >= self.span
             if not covers and self._bytes <= self.max_bytes:
                 return
             for _ in range(nxt):
@@ -63,4 +63,4 @@ class PreRollRing:
     def seconds(self) -> float:
         if len(self._aus) < 2:
             return 0.0
-        return (self._aus[-1].pts - self._aus[0].pts) / VIDEO_CLOCK_RATE
+        return (self._aus[-1].dts - self._aus[0].dts) / VIDEO_CLOCK_RATE

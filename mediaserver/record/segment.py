@@ -68,8 +68,10 @@ class SegmentWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.tmp = folder / open_name(start)
         self._track = track
+        #: dts of the first keyframe: the file's time zero (DTS starts at 0, PTS at or above)
         self._base: int | None = None
-        self._last_pts: int | None = None
+        self._first_pts: int | None = None
+        self._last_dts: int | None = None
         self._pending: AccessUnit | None = None
         self._audio_last = -1
         self.bytes_in = 0
@@ -111,13 +113,13 @@ class SegmentWriter:
 
     @property
     def first_pts(self) -> int | None:
-        return self._base
+        return self._first_pts
 
     @property
     def seconds(self) -> float:
-        if self._base is None or self._last_pts is None:
+        if self._base is None or self._last_dts is None:
             return 0.0
-        return (self._last_pts - self._base) / VIDEO_CLOCK_RATE
+        return (self._last_dts - self._base) / VIDEO_CLOCK_RATE
 
     def write(self, video: list[AccessUnit], audio: list[tuple[int, AudioFrame]] = ()) -> None:
         """Mux access units (the first must be a keyframe) and audio frames given with their
@@ -126,7 +128,7 @@ class SegmentWriter:
         next_audio = next(audio_iter, None)
         for au in video:
             while next_audio is not None and self._base is not None and \
-                    next_audio[0] <= au.pts:
+                    next_audio[0] <= au.dts:
                 self._mux_audio(*next_audio)
                 next_audio = next(audio_iter, None)
             self._add_video(au)
@@ -138,21 +140,22 @@ class SegmentWriter:
         if self._base is None:
             if not au.keyframe:
                 return
-            self._base = au.pts
+            self._base = au.dts
+            self._first_pts = au.pts
             extradata = annexb_extradata(au, self._track)
             if extradata is None:
                 raise SegmentError("no parameter sets for the segment's first keyframe")
             self._video.codec_context.extradata = extradata
-        if self._last_pts is not None and au.pts <= self._last_pts:
-            return  # never a negative duration
-        self._last_pts = au.pts
+        if self._last_dts is not None and au.dts <= self._last_dts:
+            return  # never a negative duration (decode order: dts increases, see AccessUnit)
+        self._last_dts = au.dts
         if self._pending is not None:
-            self._mux_video(self._pending, au.pts - self._pending.pts)
+            self._mux_video(self._pending, au.dts - self._pending.dts)
         self._pending = au
 
     def _mux_video(self, au: AccessUnit, duration: int) -> None:
         assert self._base is not None
-        self._mux(video_packet(au, self._video, au.pts - self._base, duration))
+        self._mux(video_packet(au, self._video, self._base, duration))
         self.bytes_in += au.size
         self.frames += 1
 

@@ -79,7 +79,10 @@ def parse(body: bytes, fmt: str, encoding: str | None = None) -> list[Row]:
         text = decode_text(body, encoding)
     except TextDecodeError as exc:
         raise ImportFormatError(str(exc)) from None
-    rows = {"csv": parse_csv, "json": parse_json, "ndjson": parse_ndjson}[fmt](text)
+    try:
+        rows = {"csv": parse_csv, "json": parse_json, "ndjson": parse_ndjson}[fmt](text)
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit() (128 KiB)
+        raise ImportFormatError(f"malformed CSV: {exc}") from None
     if len(rows) > MAX_ROWS:
         raise ImportFormatError(f"too many records ({len(rows)} > {MAX_ROWS}); split the file")
     return rows
@@ -92,6 +95,8 @@ def parse_json(text: str) -> list[Row]:
         raise
     except ValueError as exc:
         raise ImportFormatError(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise ImportFormatError("invalid JSON: nested too deeply") from None
     if isinstance(doc, dict) and isinstance(doc.get("sources"), list):
         doc = doc["sources"]
     if not isinstance(doc, list):
@@ -110,6 +115,9 @@ def parse_ndjson(text: str) -> list[Row]:
             raise
         except ValueError as exc:
             item = RowError(len(rows) + 1, None, None, f"invalid JSON: {exc.msg}", line_no,
+                            "bad_json")
+        except RecursionError:
+            item = RowError(len(rows) + 1, None, None, "invalid JSON: nested too deeply", line_no,
                             "bad_json")
         rows.append(Row(len(rows) + 1, item, line_no))
     return rows

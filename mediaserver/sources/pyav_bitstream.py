@@ -20,6 +20,7 @@ from ..core.access_unit import VIDEO_CLOCK_RATE, AccessUnit, VideoTrack
 from ..errors import UnsupportedMedia, UpstreamAuthError, UpstreamError, UpstreamTimeout
 from ..formats import video_processor
 from ..formats.video import ParameterSets
+from ..protocols.dts import DtsExtractor, reorder_depth_hint
 from ..protocols.errors import ProtocolError
 from ..protocols.nal import split_annexb
 from ..redact import redact_url, scrub
@@ -128,6 +129,9 @@ class PacketConverter:
         self.width = ctx.width or None
         self.height = ctx.height or None
         self._last_pts: int | None = None
+        #: decode timestamps for demuxers that give none (RTSP: presentation times only)
+        self._dts = DtsExtractor(reorder_depth_hint(codec, self._sets.sps),
+                                 self.frame_ticks)
         self.track_changed = True
         self.malformed = 0
 
@@ -174,16 +178,20 @@ class PacketConverter:
         if keyframe:
             self._learn([n for n in nalus if kinds.is_parameter_set(n)])
             nalus = self.processor.with_parameter_sets(nalus, self._sets.known())
-        return AccessUnit(nalus, self._pts(packet), keyframe, self.codec)
+        pts, dts = self._timestamps(packet)
+        return AccessUnit(nalus, pts, keyframe, self.codec, dts)
 
-    def _pts(self, packet: av.Packet) -> int:
+    def _timestamps(self, packet: av.Packet) -> tuple[int, int]:
+        """(pts, dts) in 90 kHz: the packet's own, else derived."""
         ticks = packet.pts if packet.pts is not None else packet.dts
         if ticks is None:  # the first packets after an RTSP PLAY carry no timestamp
             pts = 0 if self._last_pts is None else self._last_pts + self.frame_ticks
         else:
             pts = self.to_90k(ticks)
         self._last_pts = pts
-        return pts
+        if packet.dts is None:
+            return pts, self._dts.extract(pts)
+        return pts, min(pts, self.to_90k(packet.dts))
 
 
 class LogBuffer:

@@ -1,7 +1,7 @@
 """Local video files as sources: read once with PyAV, replay forever in real time.
 
 :func:`read_access_units` demuxes a file's first H.264/H.265 track (no decoding).
-:class:`LoopingFilePublisher` replays it as a live camera: paced by pts against the event loop
+:class:`LoopingFilePublisher` replays it as a live camera: paced by dts against the event loop
 clock, timestamps increasing across loops. Hundreds of publishers of the same file share one
 decoded copy through a :class:`ClipCache`.
 """
@@ -82,6 +82,7 @@ def read_access_units(path: str | os.PathLike[str], *,
     first = min(au.pts for au in aus)
     for au in aus:
         au.pts -= first
+        au.dts -= first
     return converter.track(), aus
 
 
@@ -218,9 +219,9 @@ class LoopingFilePublisher:
         offset = 0
         while True:
             for template in clip.aus:
-                pts = template.pts + offset
+                dts = template.dts + offset  # paced in decode order
                 if self.realtime:
-                    delay = start + pts / VIDEO_CLOCK_RATE - loop.time()
+                    delay = start + dts / VIDEO_CLOCK_RATE - loop.time()
                     if delay > 0:
                         await asyncio.sleep(delay)
                     elif delay < -MAX_LATE:
@@ -229,7 +230,7 @@ class LoopingFilePublisher:
                         logger.debug("[%s] %.1f s late, clock re-anchored", stream.id, -delay)
                 else:
                     await asyncio.sleep(0)
-                stream.publish(AccessUnit(template.nalus, pts, template.keyframe,
-                                          template.codec))
+                stream.publish(AccessUnit(template.nalus, template.pts + offset,
+                                          template.keyframe, template.codec, dts))
             offset += clip.period
             self.loops += 1

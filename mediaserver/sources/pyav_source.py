@@ -171,7 +171,7 @@ class _DemuxSession:
                     if converter.track_changed:
                         self._post(converter.track())
                     if pace:
-                        anchor = self._pace(anchor, au.pts)
+                        anchor = self._pace(anchor, au.dts)
                         if self.stop.is_set():
                             return
                     self._post(au)
@@ -179,10 +179,10 @@ class _DemuxSession:
                 raise map_av_error(exc, self.p.url, opening=False) from exc
         raise UpstreamError(f"{url}: end of stream")
 
-    def _pace(self, anchor: float | None, pts: int) -> float:
-        """Sleep (interruptibly) until ``pts`` is due; return the possibly re-anchored clock."""
+    def _pace(self, anchor: float | None, dts: int) -> float:
+        """Sleep (interruptibly) until ``dts`` is due; return the possibly re-anchored clock."""
         now = time.monotonic()
-        due = pts / VIDEO_CLOCK_RATE
+        due = dts / VIDEO_CLOCK_RATE
         if anchor is None:
             return now - due
         delay = anchor + due - now

@@ -20,6 +20,7 @@ from ..core.stream import Stream
 from ..errors import UnsupportedMedia, UpstreamError, UpstreamTimeout
 from ..formats.rtp_video import RtpVideoReceiver
 from ..protocols.errors import ProtocolError
+from ..protocols.rtcp_feedback import build_pli
 from ..protocols.rtp import (
     RtcpBye,
     RtcpSenderReport,
@@ -125,6 +126,12 @@ class _RtpReceiver:
             elif isinstance(packet, RtcpBye) and (self.ssrc is None or self.ssrc in
                                                   packet.sources):
                 self.bye = True
+
+    def keyframe_request(self, own_ssrc: int) -> bytes | None:
+        """RR + PLI (RFC 4585 §6.3.1) asking the camera's encoder for a keyframe."""
+        if self.ssrc is None:
+            return None
+        return (self.receiver_report(own_ssrc) or b"") + build_pli(own_ssrc, self.ssrc)
 
     def receiver_report(self, own_ssrc: int) -> bytes | None:
         if self.ssrc is None:
@@ -259,6 +266,14 @@ class RtspPullPublisher:
         keepalive_method = "GET_PARAMETER" if "GET_PARAMETER" in conn.public else "OPTIONS"
         keepalive_every = max(1.0, session_timeout / 2)
         own_ssrc = secrets.randbits(32)
+
+        def request_keyframe() -> bool:
+            request = receiver.keyframe_request(own_ssrc)
+            if request is not None:
+                send_rtcp(request)
+            return request is not None
+
+        receiver.stream.keyframe_requests.set_requester(request_keyframe)
         receiver.last_packet = loop.time()
         next_keepalive = loop.time() + keepalive_every
         next_report = loop.time() + 1.0

@@ -84,6 +84,13 @@ class H264Encoder:
         self._step = VIDEO_CLOCK_RATE / profile.fps if profile.fps else 0.0
         self.width = 0
         self.height = 0
+        #: set from the event loop (a viewer's PLI), read by the codec thread at the next picture
+        self.keyframe_wanted = False
+
+    def request_keyframe(self) -> bool:
+        """Make the next encoded picture a keyframe (for every viewer of the profile)."""
+        self.keyframe_wanted = True
+        return True
 
     def _open(self, frame: av.VideoFrame) -> av.VideoCodecContext:
         p = self.profile
@@ -129,6 +136,9 @@ class H264Encoder:
         frame.pts = pts
         frame.time_base = TIME_BASE
         frame.pict_type = av.video.frame.PictureType.NONE
+        if self.keyframe_wanted:
+            self.keyframe_wanted = False
+            frame.pict_type = av.video.frame.PictureType.I
         out = []
         for packet in self._ctx.encode(frame):
             nalus = split_annexb(bytes(packet))

@@ -80,6 +80,7 @@ class Transcoder:
                         enc = pipeline.encoder
                         stream.set_track(VideoTrack("h264", enc.width, enc.height,
                                                     self.profile.fps))
+                        stream.keyframe_requests.set_requester(enc.request_keyframe)
                     stream.publish(out)
         finally:
             self._unsubscribe(sub)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 from urllib.parse import urljoin
@@ -62,10 +63,11 @@ class EndpointClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
-    async def _post_offer(self, pc: RTCPeerConnection, timeout: aiohttp.ClientTimeout
+    async def _post_offer(self, pc: RTCPeerConnection, timeout: aiohttp.ClientTimeout,
+                          answer_filter: Callable[[str], str] | None = None
                           ) -> CIMultiDict[str]:
-        """POST the local offer; on 201 keep the session URL, apply the answer and return the
-        response headers."""
+        """POST the local offer; on 201 keep the session URL, apply the answer (rewritten by
+        ``answer_filter`` when given) and return the response headers."""
         assert self._http is not None and pc.localDescription is not None
         self.post_started = time.monotonic()
         async with self._http.post(self.url, data=pc.localDescription.sdp,
@@ -79,6 +81,8 @@ class EndpointClient:
             headers = resp.headers.copy()
         self.answered_at = time.monotonic()
         self.answer = body
+        if answer_filter is not None:
+            body = answer_filter(body)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
         return headers
 

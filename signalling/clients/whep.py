@@ -18,7 +18,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aiohttp
 import numpy as np
@@ -47,8 +47,11 @@ class WhepClient(EndpointClient):
     def __init__(self, url: str, *, token: str | None = None,
                  host_addresses: Sequence[str] = (), ice_servers: Sequence[str] = (),
                  http: aiohttp.ClientSession | None = None, request_timeout: float = 30.0,
-                 keep_frame_times: int = 3000, audio: bool = False) -> None:
+                 keep_frame_times: int = 3000, audio: bool = False,
+                 answer_filter: Callable[[str], str] | None = None) -> None:
         super().__init__(url, token)
+        #: rewrites the SDP answer before it is applied (tests put a lossy relay in the path)
+        self.answer_filter = answer_filter
         self.audio = audio
         self.audio_frames = 0
         self.audio_samples = 0
@@ -86,7 +89,8 @@ class WhepClient(EndpointClient):
         restrict_host_addresses(pc, self.host_addresses)
         pc.on("track", self._on_track)
         await pc.setLocalDescription(await pc.createOffer())
-        headers = await self._post_offer(pc, aiohttp.ClientTimeout(total=self._request_timeout))
+        headers = await self._post_offer(pc, aiohttp.ClientTimeout(total=self._request_timeout),
+                                         self.answer_filter)
         self.etag = headers.get("ETag")
 
     async def close(self, delete: bool = True) -> None:

@@ -35,7 +35,8 @@ async def test_manual_alarm_on_an_idle_camera_gets_snapshot_and_clip(make_hub, t
                                    profile=ClipProfile("t", 320, 180, 10, 150_000, gop=10))
     hub = await make_hub(sources=[{"id": "cam-idle", "group": "g", "url": f"file://{clip}"},
                                   {"id": "phone-9", "group": "g", "kind": "phone",
-                                   "publish": True}])
+                                   "publish": True}],
+                         pull={"file_roots": [str(tmp_path)]})
     ah = await start_analytics(hub, evidence={"pre_roll": 1.0, "post_roll": 2.0})
     ah.analytics.service.on_demand.keyframe_timeout = 2.0
     try:

@@ -15,6 +15,7 @@ from mediaserver.record.clip import ClipWriter
 from mediaserver.record.recorder import JOB_QUEUE, ClipJob
 from mediaserver.record.ring import PreRollRing
 from mediaserver.sources.pyav_file import read_access_units
+from tests.support.bframes import bframe_file, check_decode_and_presentation_order
 
 SECOND = VIDEO_CLOCK_RATE
 
@@ -101,3 +102,13 @@ def test_clip_without_keyframe_is_an_error(camera_clip, tmp_path) -> None:
     with pytest.raises(ClipError, match="no keyframe"):
         writer.close()
     assert not list(tmp_path.iterdir())
+
+
+def test_clip_of_a_stream_with_b_frames_keeps_decode_and_presentation_order(tmp_path) -> None:
+    """A file encoded with B-frames, read with PyAV (packet dts) and written as a clip: the
+    clip's DTS increase strictly, its PTS show the reordering and it decodes cleanly."""
+    track, aus = read_access_units(bframe_file(tmp_path / "bframes.mp4"))
+    assert any(a.dts < a.pts for a in aus) and len(aus) == 75
+    writer = ClipWriter(tmp_path / "clip.mp4", track)
+    writer.write(aus)
+    check_decode_and_presentation_order(writer.close(), 75)

@@ -23,6 +23,8 @@ from mediaserver.http.errors import api_handler
 from mediaserver.http.principal import Principal, decode_token, encode_token, group_in_scope
 from mediaserver.hub import token_cli
 from mediaserver.metrics import Metrics
+from mediaserver.protocols.rtsp.message import Headers
+from mediaserver.protocols.rtsp.message import Request as RtspRequest
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
 SOURCES = {
@@ -269,6 +271,12 @@ def test_group_scope_is_path_segment_aware() -> None:
     assert not group_in_scope(scope, "beijing")
     assert group_in_scope(("*",), "anything/at/all")
     assert not group_in_scope((), "beijing")
+
+
+async def test_rtsp_request_with_an_unparsable_uri_asks_for_credentials(access: Access) -> None:
+    # found by fuzzing: urlsplit raised ValueError ("Invalid IPv6 URL") out of the token lookup
+    request = RtspRequest("DESCRIBE", "rtsp://[camera/cam1?token=x", Headers(), b"")
+    assert await access.authorize_rtsp(request, "cam1", "read") is False
 
 
 def test_oversized_token_rejected_before_parsing() -> None:

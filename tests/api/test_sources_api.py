@@ -185,6 +185,9 @@ async def test_errors_map_to_statuses_with_json_bodies(hub: Hub):
                                        "headers": {"Content-Type": "application/json"}},
          400, "bad_json"),
         (("POST", "/api/v1/sources"), {"json": [1, 2]}, 400, "bad_json"),
+        (("POST", "/api/v1/sources"), {"data": b"[" * 5000,  # RecursionError, found fuzzing
+                                       "headers": {"Content-Type": "application/json"}},
+         400, "bad_json"),
         (("POST", "/api/v1/sources"), {"data": b"{" + b" " * 70_000 + b"}"}, 413, "too_large"),
         (("GET", "/api/v1/sources?limit=5000"), {}, 400, "bad_param"),
         (("GET", "/api/v1/sources?limit=abc"), {}, 400, "bad_param"),

@@ -50,6 +50,30 @@ def test_pts_continue_across_sessions_and_never_go_backwards():
     assert pts == sorted(pts) and len(set(pts)) == len(pts)
 
 
+def test_b_frames_keep_their_presentation_order_across_sessions():
+    """pts goes backwards inside a GOP with B-frames: it is kept; only dts must increase, and a
+    restart shifts both by the same offset."""
+    s = Stream("cam")
+    decode_order = [(0, -7200), (10800, -3600), (3600, 0), (7200, 3600), (21600, 7200)]
+
+    def session(start: int) -> None:
+        s.begin_session()
+        for i, (pts, dts) in enumerate(decode_order):
+            s.publish(AccessUnit([SPS, PPS, b"\x65idr"] if i == 0 else [b"\x01b"],
+                                 start + pts, i == 0, dts=start + dts))
+
+    session(900_000)
+    got = [(a.pts, a.dts) for a in s.gop()]
+    session(0)  # camera restarted: its clock starts again
+    got += [(a.pts, a.dts) for a in s.gop()]
+    first = [(900_000 + p, 900_000 + d) for p, d in decode_order]
+    assert got[:5] == first
+    shift = first[-1][1] + 3600 - decode_order[0][1]  # one nominal frame after the last dts
+    assert got[5:] == [(p + shift, d + shift) for p, d in decode_order]
+    dts = [d for _, d in got]
+    assert dts == sorted(dts) and len(set(dts)) == len(dts)
+
+
 def test_gop_cache_is_bounded():
     s = Stream("cam")
     s.begin_session()

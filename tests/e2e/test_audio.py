@@ -79,6 +79,9 @@ async def test_pushed_aac_is_heard_as_opus(make_hub, clip_with_aac, protocol):
             assert first.audio_sample_rate == second.audio_sample_rate == 48000
             assert first.audio_samples >= 50 * 960
             assert first.audio_peak > 1000, "only silence was heard"  # the 440 Hz tone (~4000)
+            # video and Opus both sent by the fast relay
+            relayed = hub.whep.relay.counters
+            assert relayed.audio_packets_sent >= 100 and relayed.packets_sent > 0
             # one shared transcoder for both viewers
             [transcoder] = hub.audio_transcoders.active()
             info = transcoder.info()

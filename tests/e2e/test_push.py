@@ -26,7 +26,7 @@ from mediaserver.protocols.rtsp.message import Request as RtspRequest
 from mediaserver.servers.rtmp.server import RtmpServer
 from signalling.clients.whep import WhepClient
 from tests.e2e.conftest import token
-from tests.e2e.test_media_core import scrape
+from tests.e2e.test_media_core import _decode_errors, _packets, _record_reserve, scrape
 from tests.servers.test_rtmp import push_clip, run_ffmpeg
 from tests.servers.test_rtsp_push import RawRtsp, fixture_media
 
@@ -143,6 +143,36 @@ async def test_device_publishes_and_the_wall_watches(pushing, push_clip, protoco
             await viewer.ended.wait()  # grace over: the stream and its viewers end
     assert hub.manager.stream("bodycam1") is None
     assert push.stats.expired == 1
+
+
+@pytest.mark.parametrize("protocol", ["rtmp", "rtsp"])
+async def test_a_publisher_with_b_frames_is_recorded_from_the_reserve(pushing, protocol,
+                                                                      tmp_path):
+    """ffmpeg encodes with two B-frames (decode order differs from presentation order) and
+    publishes; a reader records the RTSP re-serve with -c copy: the file has strictly
+    increasing DTS, keeps the B-frames' presentation order and decodes without errors."""
+    hub, _, rtmp = await pushing()
+    device = device_token(hub, "bodycam1")
+    url = rtmp_url(rtmp, "bodycam1", device) if protocol == "rtmp" \
+        else rtsp_url(hub, "bodycam1", device)
+    publisher = asyncio.create_task(run_ffmpeg(
+        "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "9",
+        "-c:v", "libx264", "-bf", "2", "-g", "50", "-preset", "superfast",
+        "-pix_fmt", "yuv420p", "-f", "flv" if protocol == "rtmp" else "rtsp", url))
+    await wait_state(hub, "bodycam1", ("streaming",), 10)
+    out = tmp_path / "reserve.mp4"
+    log = await _record_reserve(rtsp_url(hub, "bodycam1", token(hub, groups=("fire",))), out, 5)
+    code, err = await publisher
+    assert code == 0, err
+    assert "non monotonically increasing dts" not in log, log
+    packets = await _packets(out)
+    assert sum(key for _, _, key in packets) >= 2, len(packets)
+    dts = [d for d, _, _ in packets]
+    assert all(b > a for a, b in zip(dts, dts[1:], strict=False)), dts[:20]
+    pts = [p for _, p, _ in packets]
+    assert any(b < a for a, b in zip(pts, pts[1:], strict=False)), pts[:20]
+    assert len(set(pts)) == len(pts), pts[:20]
+    assert await _decode_errors(out) == ""
 
 
 async def test_publishers_refused_before_any_media(pushing, push_clip):

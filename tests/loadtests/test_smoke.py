@@ -20,7 +20,7 @@ def test_every_scenario_and_knob_reaches_the_run() -> None:
     """The documented scenarios are the registered ones, and each knob given on the command
     line is what the scenario runs with (not only a word in --help)."""
     names = {"smoke", "ingest-ramp", "fanout-ramp", "wall", "join-storm", "push-churn",
-             "analytics-budget", "registry", "side-by-side"}
+             "analytics-budget", "registry", "side-by-side", "recording"}
     assert set(SCENARIOS) == names
     parser = build_parser()
     knobs = {"--max-viewers": "7", "--join-window": "3.5", "--loss-limit": "0.02",

@@ -90,6 +90,7 @@ def test_finds_the_announced_aac_track():
     ("mode=AAC-hbr;config=120856E500", "sizelength"),
     ("mode=AAC-hbr;sizelength=99;config=1208", "out of range"),
     ("mode=AAC-hbr;sizelength=13;indexlength=-1;config=1208", "out of range"),
+    ("mode=AAC-hbr;sizelength=1\u00b2;config=1208", "out of range"),  # int() refused it
 ])
 def test_rejects_bad_fmtp(fmtp, message):
     sdp = SessionDescription.parse(FFMPEG_SDP.replace(FFMPEG_FMTP, fmtp))

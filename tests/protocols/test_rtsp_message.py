@@ -341,6 +341,7 @@ def test_unsupported_version() -> None:
     ("MP2T/H2221/UDP;unicast", "unsupported transport profile 'MP2T/H2221/UDP'"),
     ("", "empty Transport header"),
     ("RTP/AVP;ttl=300", "invalid ttl '300'"),
+    ("RTP/AVP;ttl=\u00b2", "invalid ttl '\u00b2'"),  # isdigit() but not int(): found fuzzing
 ])
 def test_invalid_transports_are_461(value: str, message: str) -> None:
     with pytest.raises(RtspError) as info:
@@ -365,6 +366,7 @@ def test_transport_alternatives_and_format() -> None:
 def test_session_header() -> None:
     assert parse_session("47112344;timeout=30") == ("47112344", 30)
     assert parse_session("abc;timeout=junk") == ("abc", None)
+    assert parse_session("abc;timeout=\u00b2") == ("abc", None)  # raised ValueError
     with pytest.raises(RtspError) as info:
         parse_session(" ;timeout=60")
     assert (info.value.status, info.value.message) == (454, "invalid session id ''")

@@ -214,6 +214,11 @@ def test_huge_sprop_within_line_limit_is_ignored() -> None:
      "line 3: invalid payload type 'x'"),
     ("v=0\r\nm=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000/x\r\n",
      "line 3: invalid channel count 'x'"),
+    # found by fuzzing: str.isdigit() accepts what int() refuses
+    ("v=\u00b2\r\n", "line 1: invalid version '\u00b2'"),
+    ("v=0\r\nm=video 9 RTP/AVP 96\r\na=rtpmap:96 H264/9\u00b2000\r\n",
+     "line 3: clock rate must be a positive integer, got '9\u00b2000'"),
+    ("v=0\r\nm=video \u00b9 RTP/AVP 96\r\n", "line 2: invalid media port '\u00b9'"),
 ])
 def test_malformed_lines(text: str, message: str) -> None:
     assert sdp_error(text) == message

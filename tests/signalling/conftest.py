@@ -39,20 +39,21 @@ class Clip:
     pps: bytes
 
 
-@pytest.fixture(scope="session")
-def h264_clip() -> Clip:
-    """2 s of 640x360 H.264 at 25 fps (libx264, no B-frames, keyframe every 25 frames)."""
+def encode_clip(width: int, height: int, count: int, gop: int, fps: int = FPS, *,
+                preset: str = "veryfast") -> Clip:
+    """``count`` pictures of a moving test pattern as H.264 (libx264, no B-frames, a keyframe
+    every ``gop`` pictures)."""
     ctx = av.CodecContext.create("libx264", "w")
-    ctx.width, ctx.height, ctx.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-    ctx.time_base = Fraction(1, FPS)
-    ctx.framerate = Fraction(FPS, 1)
-    ctx.gop_size = GOP
+    ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
+    ctx.time_base = Fraction(1, fps)
+    ctx.framerate = Fraction(fps, 1)
+    ctx.gop_size = gop
     ctx.max_b_frames = 0
-    ctx.options = {"preset": "veryfast", "tune": "zerolatency", "bf": "0",
-                   "keyint_min": str(GOP), "sc_threshold": "0", "threads": "1"}
-    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    ctx.options = {"preset": preset, "tune": "zerolatency", "bf": "0",
+                   "keyint_min": str(gop), "sc_threshold": "0", "threads": "1"}
+    yy, xx = np.mgrid[0:height, 0:width]
     packets = []
-    for n in range(2 * FPS):
+    for n in range(count):
         img = np.stack([(xx + 8 * n) % 256, (yy + 4 * n) % 256,
                         np.full_like(xx, (16 * n) % 256)], axis=-1).astype(np.uint8)
         frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
@@ -69,8 +70,16 @@ def h264_clip() -> Clip:
             elif kind == 8:
                 pps = nalu
         frames.append((tuple(nalus), bool(pkt.is_keyframe)))
-    assert len(frames) == 2 * FPS and frames[0][1] and frames[GOP][1] and sps and pps
     return Clip(tuple(frames), sps, pps)
+
+
+@pytest.fixture(scope="session")
+def h264_clip() -> Clip:
+    """2 s of 640x360 H.264 at 25 fps (libx264, no B-frames, keyframe every 25 frames)."""
+    clip = encode_clip(WIDTH, HEIGHT, 2 * FPS, GOP)
+    frames = clip.frames
+    assert len(frames) == 2 * FPS and frames[0][1] and frames[GOP][1] and clip.sps and clip.pps
+    return clip
 
 
 async def replay(stream: Stream, clip: Clip, codec: str = "h264") -> None:

@@ -87,6 +87,15 @@ async def test_whip_publish_is_viewable_and_online(field, codec):
                 while session.keyframes < 3:
                     await asyncio.sleep(0.1)
             assert session.plis >= 1
+            # a viewer's keyframe request reaches the publisher as a PLI at once
+            stream = hub.manager.stream("bodycam1")
+            assert stream.keyframe_requests.available
+            await asyncio.sleep(1.1)  # past the per-source rate limit (the viewer may have asked)
+            plis = session.plis
+            assert stream.keyframe_requests.request()
+            async with asyncio.timeout(5):
+                while session.plis == plis:
+                    await asyncio.sleep(0.02)
         else:
             assert session.encode_stats.encoded > 0
             assert session.keyframes >= 1

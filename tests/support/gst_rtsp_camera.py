@@ -12,7 +12,10 @@ SIGTERM or SIGINT. Options:
   sent only in the SDP (``sprop-parameter-sets`` / ``sprop-vps/sps/pps``), never in-band;
 * ``--user/--password`` with ``--auth basic|digest``: protect the mount with RTSPAuth;
 * ``--width/--height/--fps/--bitrate`` (kbit/s): the test picture;
-* ``--shared``: one pipeline for every client (default: a pipeline per client).
+* ``--shared``: one pipeline for every client (default: a pipeline per client);
+* ``--bframes N`` (H.264): a "plain" camera, x264enc without ``tune=zerolatency`` and with
+  N B-frames, so pictures arrive in decode order and presentation timestamps go backwards
+  inside a GOP (default 0: the zero-latency encoder, no reordering).
 """
 
 from __future__ import annotations
@@ -42,8 +45,12 @@ def _launch(args: argparse.Namespace) -> str:
         # not (repeat-headers=0), and stream-format=avc puts them in codec_data, which
         # rtph264pay turns into sprop-parameter-sets: the SDP is then their only carrier.
         extra = " option-string=repeat-headers=0" if args.sps_in_sdp_only else ""
-        enc = (f"x264enc tune=zerolatency key-int-max={args.gop} speed-preset=ultrafast "
-               f"bitrate={args.bitrate}{extra} ! video/x-h264,stream-format=avc ! "
+        # B-frames need a preset that keeps them (not ultrafast) and a profile above the
+        # constrained baseline that rtph264pay would otherwise negotiate
+        tune, profile = ((f"bframes={args.bframes} speed-preset=superfast", ",profile=main")
+                         if args.bframes else ("tune=zerolatency speed-preset=ultrafast", ""))
+        enc = (f"x264enc {tune} key-int-max={args.gop} "
+               f"bitrate={args.bitrate}{extra} ! video/x-h264,stream-format=avc{profile} ! "
                f"rtph264pay config-interval={config_interval} pt=96 name=pay0")
     return f"( {raw} ! {enc} )"
 
@@ -81,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gop", type=int, default=50)
     parser.add_argument("--bitrate", type=int, default=300)
     parser.add_argument("--shared", action="store_true")
+    parser.add_argument("--bframes", type=int, default=0)
     args = parser.parse_args(argv)
 
     Gst.init(None)

@@ -79,6 +79,19 @@ def test_encoder_scales_caps_frame_rate_and_places_keyframes():
     assert sps[1] == 66
 
 
+def test_a_keyframe_request_makes_the_next_picture_a_keyframe():
+    profile = TranscodeProfile(width=160, height=90, fps=25, bitrate=200_000, gop=10.0,
+                               preset="ultrafast")
+    encoder = H264Encoder(profile, "t", CodecStats())
+    out = []
+    for i, frame in enumerate(_frames(30, 160, 90)):
+        if i == 12:
+            assert encoder.request_keyframe()
+        out += encoder.encode(frame, i * 3600)
+    # a 10 s GOP: the second keyframe answers the request
+    assert [i for i, au in enumerate(out) if au.keyframe] == [0, 12]
+
+
 @pytest.mark.parametrize("codec", ["h264", "h265"])
 def test_pipeline_transcodes_real_access_units(codec):
     source = _source(codec, 30)

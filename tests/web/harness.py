@@ -162,10 +162,11 @@ def python() -> str:
 
 
 def start_camfarm(ns: NetNs, log_dir: Path, *, name: str, prefix: str, count: int, port: int,
-                  profile: str = "sub360") -> Proc:
+                  profile: str = "sub360", codec: str = "h264") -> Proc:
     """Simulated cameras at rtsp://127.0.0.1:{port}/{prefix}001... (one shared cached clip)."""
     argv = [*ns.prefix(), python(), "-m", "loadtests.camfarm", "--count", str(count),
-            "--prefix", prefix, "--port", str(port), "--profile", profile, "--host", "127.0.0.1"]
+            "--prefix", prefix, "--port", str(port), "--profile", profile, "--host", "127.0.0.1",
+            "--codec", codec]
     return Proc(name, argv, log_dir).start("camera farm:")
 
 

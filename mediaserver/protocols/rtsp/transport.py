@@ -122,7 +122,7 @@ def _parse_one(text: str) -> TransportSpec:
         elif key == "source":
             spec.source = value
         elif key == "ttl":
-            if not value.isdigit() or int(value) > 255:
+            if not (value.isascii() and value.isdigit()) or int(value) > 255:
                 raise RtspError(461, f"invalid ttl {value[:16]!r}")
             spec.ttl = int(value)
         else:
@@ -154,7 +154,7 @@ def parse_session(value: str) -> tuple[str, int | None]:
         name, _, raw = param.partition("=")
         if name.strip().lower() == "timeout":
             raw = raw.strip()
-            if raw.isdigit() and 0 < int(raw) <= 86400:
+            if raw.isascii() and raw.isdigit() and 0 < int(raw) <= 86400:
                 timeout = int(raw)
     return session_id, timeout
 

@@ -401,10 +401,12 @@ class RtmpConnection:
         delta = (timestamp - self._last_ts) & 0xFFFFFFFF
         self._ext_ts += delta - (1 << 32) if delta >= 1 << 31 else delta
         self._last_ts = timestamp
-        pts = (self._ext_ts + frame.cts) * (VIDEO_CLOCK_RATE // 1000)
+        # the FLV tag timestamp is the decode time; the composition offset gives presentation
+        dts = self._ext_ts * (VIDEO_CLOCK_RATE // 1000)
+        pts = dts + frame.cts * (VIDEO_CLOCK_RATE // 1000)
         keyframe = (h265.is_keyframe if frame.codec == "h265" else h264.is_keyframe)(
             frame.nalus)
-        session.publish(AccessUnit(frame.nalus, pts, keyframe, frame.codec))
+        session.publish(AccessUnit(frame.nalus, pts, keyframe, frame.codec, dts))
         self.server.stats.frames_in += 1
 
 

@@ -214,6 +214,8 @@ function renderPresets(layouts, wall) {
 function playBefore(wall, sourceId, raisedAt) {
   const tile = wall.play(sourceId);
   if (tile) tile.playback.open(raisedAt - 300);
+}
+
 function bindAlarmControls(sound, actions) {
   const button = $("#sound");
   const show = () => {
