@@ -34,6 +34,9 @@ class BatchSocket:
 
     def __init__(self, fd: int) -> None:
         self._sock = socket.socket(fileno=os.dup(fd))
+        # the descriptor is non-blocking already (asyncio's); say so to the socket object too,
+        # whose own timeout starts as "blocking" for a descriptor it did not create
+        self._sock.setblocking(False)
         self.gso = True
         self.calls = 0
 

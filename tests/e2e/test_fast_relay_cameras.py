@@ -64,7 +64,7 @@ async def test_pli_from_a_viewer_makes_the_camera_send_a_keyframe(make_hub, gst_
                                 headers={"Authorization": f"Bearer {token(hub, 'admin')}"}
                                 ) as resp:
                 text = await resp.text()
-            assert ('fusionhub_keyframe_requests_total{source="cam1",result="sent"} 1'
+            assert ('fusionhub_keyframe_requests_total{result="sent",source="cam1"} 1'
                     in text)
             assert "fusionhub_relay_retransmitted_packets_total" in text
         finally:
